@@ -1,0 +1,163 @@
+"""ARCDataModule: leave-one-out training items with augmentation, and evaluation tasks without their answers.
+
+Training/validation item: the demos of a task minus one (context) and the held-out demo (query + target).
+Evaluation item: a whole task (all its test inputs); its test outputs stay in ``TaskSet.solutions`` with the
+evaluator and never enter a batch.
+"""
+from __future__ import annotations
+
+import json
+import random
+
+import torch
+from lightning.pytorch import LightningDataModule
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset
+
+from topas_lit.data.augment import augment, identity_perm, random_perm
+from topas_lit.data.tasks import Task, TaskSet, load_taskset
+from topas_lit.data.tensors import encode_example, encode_target, stack_inputs
+from topas_lit.modules.dsl import OP_NAMES
+from topas_lit.modules.dsl.search import RAILS
+
+
+class LeaveOneOut(Dataset):
+    """One item per (task, held-out demo), for tasks with >= 2 demos; optional random augmentation.
+
+    With ``programs`` ({task id: {"program": [op names], "rail": name} or {"program": None}}), items also carry
+    the program that search verified on the task (policy distillation target) where the item is not
+    geometrically transformed (programs do not commute with rotations), and the rail that answered.
+    """
+
+    def __init__(self, tasks: list[Task], max_demos: int, augment: bool, keep_zero: bool = True,
+                 programs: dict | None = None, depth: int = 2):
+        self.tasks, self.max_demos, self.augment, self.keep_zero = tasks, max_demos, augment, keep_zero
+        self.index = [(t, j) for t, task in enumerate(tasks) if len(task.demos) >= 2 for j in range(len(task.demos))]
+        self.programs, self.depth = programs or {}, depth
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        t, j = self.index[i]
+        task = self.tasks[t]
+        context = [p for n, p in enumerate(task.demos) if n != j][: self.max_demos]
+        query_in, query_out = task.demos[j]
+        ex, tgt = encode_example(context, query_in), encode_target(query_out)
+        k = torch.zeros(1, dtype=torch.long)
+        perm = identity_perm(1)
+        if self.augment:
+            k = torch.randint(0, 8, (1,))
+            perm = random_perm(1, torch.default_generator, self.keep_zero)
+            ex, tgt = _augment_example(ex, tgt, k, perm)
+        tgt.update(self._program_target(task.id, bool(k[0] == 0)))
+        return {"inputs": ex, "targets": tgt, "task_id": task.id}
+
+    def _program_target(self, task_id: str, untransformed: bool) -> dict:
+        prog = torch.zeros(self.depth, dtype=torch.long)
+        entry = self.programs.get(task_id)
+        has_prog = entry is not None and entry["program"] is not None and untransformed
+        if has_prog:
+            ids = [OP_NAMES.index(name) for name in entry["program"]][: self.depth]
+            prog[: len(ids)] = torch.tensor(ids)
+        rail = RAILS.index(entry["rail"]) if entry is not None and entry["program"] is not None else RAILS.index("painter")
+        return {"program": prog, "program_mask": torch.tensor(has_prog),
+                "rail": torch.tensor(rail), "rail_mask": torch.tensor(entry is not None)}
+
+
+def _augment_example(ex: dict, tgt: dict, k, perm) -> tuple[dict, dict]:
+    d = ex["demo_in"].shape[0]
+    kd, pd = k.expand(d), perm.expand(d, -1)
+    out = dict(ex)
+    out["demo_in"], out["demo_in_size"] = augment(ex["demo_in"], ex["demo_in_size"], kd, pd)
+    out["demo_out"], out["demo_out_size"] = augment(ex["demo_out"], ex["demo_out_size"], kd, pd)
+    ti, tis = augment(ex["test_in"][None], ex["test_in_size"][None], k, perm)
+    out["test_in"], out["test_in_size"] = ti[0], tis[0]
+    to, tos = augment(tgt["test_out"][None], tgt["test_out_size"][None], k, perm)
+    return out, {"test_out": to[0], "test_out_size": tos[0]}
+
+
+def collate_items(items: list[dict]) -> dict:
+    targets = {k: torch.stack([it["targets"][k] for it in items]) for k in items[0]["targets"]}
+    return {"inputs": stack_inputs([it["inputs"] for it in items]), "targets": targets,
+            "task_id": [it["task_id"] for it in items]}
+
+
+class TaskBatch:
+    """A batch of whole evaluation tasks (plain object: Lightning moves no tensors in it)."""
+
+    def __init__(self, tasks: list[Task]):
+        self.tasks = tasks
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+
+class TaskList(Dataset):
+    def __init__(self, tasks: list[Task]):
+        self.tasks = tasks
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __getitem__(self, i: int) -> Task:
+        return self.tasks[i]
+
+
+class ARCDataModule(LightningDataModule):
+    def __init__(self, train: dict, test: dict, val_fraction: float = 0.1, batch_size: int = 16,
+                 task_batch_size: int = 1, max_demos: int = 10, max_train_demos: int = 3, num_workers: int = 0, augment: bool = True,
+                 keep_zero: bool = True, program_targets: str | None = None, depth: int = 2, seed: int = 0,
+                 path: str | None = None, solutions: str | None = None):
+        """``path``/``solutions``: the folder or Kaggle file (and its solutions) for ``data=folder|kaggle``."""
+        super().__init__()
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+        if batch_size < 1 or task_batch_size < 1:
+            raise ValueError(f"data.batch_size and data.task_batch_size must be >= 1, got {batch_size}, {task_batch_size}")
+        self.train_cfg, self.test_cfg = dict(train), dict(test)
+        if path is not None:
+            self.test_cfg["path"] = path
+        if solutions is not None:
+            self.test_cfg["solutions"] = solutions
+        self.val_fraction, self.batch_size, self.task_batch_size = val_fraction, batch_size, task_batch_size
+        self.max_demos, self.max_train_demos = max_demos, max_train_demos
+        self.num_workers, self.augment, self.keep_zero = num_workers, augment, keep_zero
+        self.program_targets, self.depth, self.seed = program_targets, depth, seed
+        self.train_set: TaskSet | None = None
+        self.test_set: TaskSet | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit", "validate") and self.train_set is None:
+            self.train_set = load_taskset(**self.train_cfg)
+            tasks = list(self.train_set.tasks)
+            random.Random(self.seed).shuffle(tasks)
+            n_val = int(len(tasks) * self.val_fraction)
+            self.val_tasks, self.fit_tasks = tasks[:n_val], tasks[n_val:]
+        if stage in (None, "test", "predict") and self.test_set is None:
+            self.test_set = load_taskset(**self.test_cfg)
+
+    def _programs(self) -> dict | None:
+        if self.program_targets is None:
+            return None
+        with open(self.program_targets) as f:
+            return json.load(f)
+
+    def train_dataloader(self):
+        ds = LeaveOneOut(self.fit_tasks, self.max_train_demos, self.augment, self.keep_zero, self._programs(), self.depth)
+        return DataLoader(ds, self.batch_size, shuffle=True, collate_fn=collate_items, num_workers=self.num_workers,
+                          drop_last=len(ds) > self.batch_size)
+
+    def val_dataloader(self):
+        ds = LeaveOneOut(self.val_tasks, self.max_train_demos, augment=False, depth=self.depth)
+        return DataLoader(ds, self.batch_size, shuffle=False, collate_fn=collate_items, num_workers=self.num_workers)
+
+    def test_dataloader(self):
+        ds = TaskList(self.test_set.tasks)
+        sampler = None
+        if self.trainer is not None and self.trainer.world_size > 1:
+            # each task on exactly one rank: no padded duplicates
+            sampler = UnrepeatedDistributedSampler(ds, num_replicas=self.trainer.world_size,
+                                                   rank=self.trainer.global_rank, shuffle=False)
+        return DataLoader(ds, self.task_batch_size, shuffle=False, sampler=sampler, collate_fn=TaskBatch,
+                          num_workers=0)
