@@ -1,0 +1,40 @@
+"""The main job end to end in a subprocess, as a user runs it: train a few steps, evaluate, report."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+FAST = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
+        "data.train.limit=40", "data.test.limit=2", "rail.depth=1", "module.eval.n_augment=2"]
+
+
+def run_main(tmp_path, *overrides):
+    cmd = [sys.executable, "train.py", *FAST, *overrides, f"hydra.run.dir={tmp_path}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_train_eval_writes_submission_and_report(tmp_path):
+    out = run_main(tmp_path, "logger=csv")
+    assert "pass@2 per test input" in out and "pass@2 per task" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    sub = json.loads((tmp_path / "submission.json").read_text())
+    assert report["tasks"] == 2 and set(sub) == set(report["ranks"] and sub)
+    for attempts in sub.values():
+        for a in attempts:
+            assert set(a) == {"attempt_1", "attempt_2"} and all(isinstance(r, list) for r in a["attempt_1"])
+    assert (tmp_path / "results.jsonl").exists() and (tmp_path / "checkpoints" / "last.ckpt").exists()
+    assert "Starting weights" in out
+
+
+@pytest.mark.slow
+def test_ttt_experiment_runs_and_says_what_it_did(tmp_path):
+    out = run_main(tmp_path, "+experiment=ttt", "logger=csv", "module.ttt.steps=2", "module.ttt.batch_size=2")
+    records = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert all(r["ttt"]["steps"] == 2 or r["ttt"]["skipped"] == "verified" for r in records)
+    assert "pass@2" in out

@@ -1,0 +1,80 @@
+"""Per-task results written as they finish (one JSON line per task per rank), resume, and the final merge into
+``submission.json`` (Kaggle format) and ``report.json`` on rank 0."""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+from topas_lit.eval.scoring import pass_at_2
+
+
+class ResultStore:
+    def __init__(self, folder: str | os.PathLike, rank: int = 0):
+        self.folder = Path(folder)
+        self.rank = rank
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / f"tasks.rank{rank}.jsonl"
+
+    def rank_files(self) -> list[Path]:
+        return sorted(self.folder.glob("tasks.rank*.jsonl"))
+
+    def read_all(self) -> dict[str, dict]:
+        """Finished tasks from every rank's file, first record per task id. A line cut short by a kill is skipped."""
+        out: dict[str, dict] = {}
+        for file in self.rank_files():
+            with open(file) as f:
+                for line in f:
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    out.setdefault(rec["task_id"], rec)
+        return out
+
+    def done(self) -> set[str]:
+        return set(self.read_all())
+
+    def append(self, record: dict) -> None:
+        """Write one finished task durably (flush + fsync), so a killed run keeps it."""
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def merge(self, task_order: list[str], rejected: list[str], extra: dict | None = None) -> dict:
+        """Write submission.json, results.jsonl (task order) and report.json; return the report."""
+        recs = self.read_all()
+        ordered = [recs[t] for t in task_order if t in recs]
+        submission = {r["task_id"]: [{"attempt_1": a[0], "attempt_2": a[1]} for a in r["attempts"]] for r in ordered}
+        with open(self.folder.parent / "submission.json", "w") as f:
+            json.dump(submission, f)
+        with open(self.folder.parent / "results.jsonl", "w") as f:
+            for r in ordered:
+                f.write(json.dumps(r) + "\n")
+        rails = Counter(rail for r in ordered for rail in r["rails"])
+        n_inputs = sum(rails.values())
+        ttt = [r["ttt"] for r in ordered if r.get("ttt")]
+        report = {
+            **pass_at_2(ordered),
+            "tasks_evaluated": len(ordered), "tasks_missing": [t for t in task_order if t not in recs],
+            "tasks_failed": {r["task_id"]: r["error"] for r in ordered if r.get("error")},
+            "rejected_tasks": rejected,
+            "rail_counts": dict(sorted(rails.items())),
+            "rail_freq": {k: v / n_inputs for k, v in sorted(rails.items())} if n_inputs else {},
+            "ttt_tasks_adapted": sum(1 for t in ttt if t["steps"] > 0),
+            "ttt_tasks_skipped": dict(Counter(t["skipped"] for t in ttt if t["skipped"])),
+            "ttt_steps_per_task": _mean([t["steps"] for t in ttt]),
+            "ttt_seconds_per_task": _mean([t["seconds"] for t in ttt]),
+            "seconds_per_task": _mean([r["seconds"] for r in ordered]),
+            "ranks": dict(Counter(r["rank"] for r in ordered)),
+            **(extra or {}),
+        }
+        with open(self.folder.parent / "report.json", "w") as f:
+            json.dump(report, f, indent=2)
+        return report
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs) if xs else 0.0

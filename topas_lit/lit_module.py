@@ -1,0 +1,359 @@
+"""TopasLitModule: losses, training/validation steps, evaluation with voting and per-task TTT, optimizers."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from lightning.pytorch import LightningModule
+from torch import Tensor
+from torchmetrics import MeanMetric
+
+from topas_lit.data.augment import augment, deaugment, identity_perm, random_perm
+from topas_lit.data.tasks import Task
+from topas_lit.data.tensors import encode_example, encode_target, stack_inputs, unpad_grids
+from topas_lit.eval.results import ResultStore
+from topas_lit.eval.scoring import attempt_correct
+from topas_lit.eval.voting import Candidate, vote
+from topas_lit.modules.dsl import OP_NAMES
+from topas_lit.modules.dsl.grid import N_COLOURS, PAD, S, inside
+from topas_lit.modules.dsl.program import program_text
+from topas_lit.modules.dsl.search import PAINTER, RAILS
+from topas_lit.modules.topas import TopasModel, TopasOutput
+
+log = logging.getLogger(__name__)
+LOSS_TERMS = ("painter", "size", "policy", "strategy", "ebr")
+
+
+def metric() -> MeanMetric:
+    """Epoch-level mean without per-update host syncs."""
+    return MeanMetric(nan_strategy="disable")
+
+
+class TopasLitModule(LightningModule):
+    def __init__(self, model: dict, optim: dict, loss: dict, eval: dict, ttt: dict, rail: dict,
+                 results_dir: str | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model: TopasModel = instantiate(model, _convert_="all")
+        self.optim_cfg, self.loss_w, self.eval_cfg, self.ttt_cfg = dict(optim), dict(loss), dict(eval), dict(ttt)
+        unknown = set(self.loss_w) - set(LOSS_TERMS) - {"ebr_margin"}
+        if unknown:
+            raise ValueError(f"unknown loss term(s) {sorted(unknown)}; known: {LOSS_TERMS}")
+        if self.ttt_cfg["steps"] < 0:
+            raise ValueError(f"ttt.steps must be >= 0, got {self.ttt_cfg['steps']}")
+        if rail["ttt_when_verified"] not in ("skip", "run"):
+            raise ValueError(f"rail.ttt_when_verified must be 'skip' or 'run', got {rail['ttt_when_verified']!r}")
+        self.rails_in_training = bool(rail["in_training"])
+        self.ttt_when_verified = rail["ttt_when_verified"]
+        self.results_dir = results_dir
+        self.train_metrics = torch.nn.ModuleDict({k: metric() for k in ("loss",) + LOSS_TERMS})
+        self.val_metrics = torch.nn.ModuleDict({k: metric() for k in ("loss", "exact", "pixel")})
+        self._snapshot: list[Tensor] | None = None
+        self.store: ResultStore | None = None
+
+    def forward(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
+        return self.model(inputs, rails=rails)
+
+    # ---- losses -------------------------------------------------------------------------------------------
+    def losses(self, out: TopasOutput, targets: dict[str, Tensor]) -> dict[str, Tensor]:
+        ex = out.extras
+        w = self.loss_w
+        target = targets["test_out"]                                               # [B, 30, 30], PAD outside
+        parts = {}
+        parts["painter"] = F.cross_entropy(out.logits.reshape(-1, N_COLOURS), target.reshape(-1), ignore_index=PAD)
+        parts["size"] = F.cross_entropy(ex["size_logits"].reshape(-1, S), (targets["test_out_size"] - 1).reshape(-1))
+        # policy distillation: the op-bias-steered per-step distribution should propose the verified program
+        steered = ex["policy_logits"] + ex["op_bias"][:, None, :]
+        pol = F.cross_entropy(steered.transpose(1, 2), targets["program"], reduction="none").mean(1)
+        pmask = targets["program_mask"].to(pol.dtype)
+        parts["policy"] = (pol * pmask).sum() / pmask.sum().clamp(min=1.0)
+        strat = F.cross_entropy(ex["strategy_logits"], targets["rail"], reduction="none")
+        smask = targets["rail_mask"].to(strat.dtype)
+        parts["strategy"] = (strat * smask).sum() / smask.sum().clamp(min=1.0)
+        parts["ebr"] = self.ebr_loss(out, target)
+        total = sum(w.get(k, 0.0) * v for k, v in parts.items())
+        return {"loss": total, **parts}
+
+    def ebr_loss(self, out: TopasOutput, target: Tensor) -> Tensor:
+        """Contrastive: E(true output) below E(the painter's own sample) and E(a corrupted true output)."""
+        ex = out.extras
+        ebr = self.model.ebr
+        colours = torch.arange(N_COLOURS, device=target.device)
+        pos = (target[..., None] == colours).to(out.logits.dtype)                 # one-hot, PAD rows all-zero
+        own = out.logits.detach().softmax(-1) * inside(ex["painter_size"])[..., None]
+        noise = torch.rand(target.shape, device=target.device) < 0.1
+        shuffled = torch.randint_like(target, N_COLOURS)
+        corrupt = torch.where(noise & (target != PAD), shuffled, target)
+        neg = (corrupt[..., None] == colours).to(out.logits.dtype)
+        feats, latent = ex["test_feats"], ex["latent"]
+        e_pos = ebr.energy(feats, pos, latent)
+        e_neg = torch.stack([ebr.energy(feats, own, latent), ebr.energy(feats, neg, latent)], 1)
+        margin = self.loss_w.get("ebr_margin", 1.0)
+        return F.softplus(e_pos[:, None] - e_neg + margin).mean()
+
+    # ---- fit ----------------------------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        out = self.model(batch["inputs"], rails=self.rails_in_training)
+        parts = self.losses(out, batch["targets"])
+        for k, v in parts.items():
+            self.train_metrics[k].update(v)
+        return parts["loss"]
+
+    def on_train_epoch_end(self) -> None:
+        for k, m in self.train_metrics.items():
+            self.log(f"train/{k}", m.compute(), prog_bar=(k == "loss"))
+            m.reset()
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        out = self.model(batch["inputs"], rails=False)
+        t = batch["targets"]
+        self.val_metrics["loss"].update(self.losses(out, t)["loss"])
+        grid = out.extras["painter_grid"]
+        exact = (grid == t["test_out"]).flatten(1).all(1)
+        keep = t["test_out"] != PAD
+        pixel = ((grid == t["test_out"]) & keep).flatten(1).sum(1) / keep.flatten(1).sum(1).clamp(min=1)
+        self.val_metrics["exact"].update(exact.to(pixel.dtype))
+        self.val_metrics["pixel"].update(pixel)
+
+    def on_validation_epoch_end(self) -> None:
+        for k, m in self.val_metrics.items():
+            self.log(f"val/{k}", m.compute(), prog_bar=(k == "exact"), sync_dist=True)
+            m.reset()
+
+    def configure_optimizers(self):
+        cfg = self.optim_cfg
+        opt = torch.optim.AdamW(self.model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
+                                betas=tuple(cfg["betas"]))
+        total = max(1, self.trainer.estimated_stepping_batches)
+        warmup = min(cfg["warmup_steps"], total // 10 + 1)
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = (step - warmup) / max(1, total - warmup)
+            return cfg["min_lr_ratio"] + (1 - cfg["min_lr_ratio"]) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ---- evaluation ---------------------------------------------------------------------------------------
+    def augmentations(self, n: int) -> tuple[Tensor, Tensor]:
+        """The voting augmentations: identity first, then dihedral k = a mod 8 with seeded colour permutations."""
+        gen = torch.Generator().manual_seed(self.eval_cfg["seed"])
+        k = torch.arange(n) % 8
+        perm = random_perm(n, gen, keep_zero=True)
+        perm[0] = identity_perm(1)[0]
+        if not self.eval_cfg["permute_colours"]:
+            perm = identity_perm(n)
+        return k, perm
+
+    def _adapted_params(self) -> list[Tensor]:
+        mods = self.ttt_cfg["modules"]
+        named = list(self.model.named_parameters())
+        if mods == "all":
+            return [p for _, p in named]
+        unknown = [m for m in mods if not any(n.startswith(m + ".") for n, _ in named)]
+        if unknown:
+            raise ValueError(f"ttt.modules names no module of the model: {unknown}")
+        return [p for n, p in named if any(n.startswith(m + ".") for m in mods)]
+
+    def on_test_start(self) -> None:
+        # snapshot on the device, restored in place after each task's TTT: nothing leaves the GPU
+        with torch.no_grad():
+            self._snapshot = [p.clone() for p in self.model.parameters()]
+        folder = self.results_dir or "eval"
+        self.store = ResultStore(f"{folder}/results", self.global_rank)
+        self._done = self.store.done()
+        self._tally = [0, 0]  # test inputs solved, scored
+        self.model.eval()
+
+    def restore_weights(self) -> None:
+        with torch.no_grad():
+            for p, s in zip(self.model.parameters(), self._snapshot):
+                p.copy_(s)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        """Evaluate a batch of tasks: rails + painter on every test input (one batched pass), TTT for the tasks
+        the rail policy sends to it (one task at a time, weights restored after each), voting over the
+        augmentation passes, and one result record per task written as soon as it is known."""
+        tasks = [t for t in batch.tasks if t.id not in self._done]
+        if not tasks:
+            return
+        solutions = self.trainer.datamodule.test_set.solutions
+        t0 = time.perf_counter()
+        inputs, owner = self.task_inputs(tasks)
+        passes = self.eval_cfg["n_augment"]
+        first = self.predict_candidates(inputs, range(0, 1))
+        ttt_cfg = self.ttt_cfg
+        runs_ttt = []
+        for i, task in enumerate(tasks):
+            items = [n for n, o in enumerate(owner) if o == i]
+            verified = all(any(c.verified for c in first[n]) for n in items)
+            if not (ttt_cfg["enabled"] and ttt_cfg["steps"] > 0):
+                runs_ttt.append("disabled")
+            elif verified and self.ttt_when_verified == "skip":
+                runs_ttt.append("verified")
+            else:
+                runs_ttt.append(None)
+        # tasks without TTT: the remaining passes in one batch
+        plain = [n for n, o in enumerate(owner) if runs_ttt[o] is not None]
+        rest = self.predict_candidates(select(inputs, plain), range(1, passes)) if plain and passes > 1 else []
+        cands = {n: first[n] + (rest[j] if rest else []) for j, n in enumerate(plain)}
+        shared = (time.perf_counter() - t0) / len(tasks)
+        for i, task in enumerate(tasks):
+            items = [n for n, o in enumerate(owner) if o == i]
+            ttt = {"steps": 0, "skipped": runs_ttt[i], "seconds": 0.0}
+            t1 = time.perf_counter()
+            error = None
+            if runs_ttt[i] is None:
+                try:
+                    self.adapt(task)
+                    ttt["steps"], ttt["seconds"] = self.ttt_cfg["steps"], time.perf_counter() - t1
+                    got = self.predict_candidates(select(inputs, items), range(0, passes))
+                    cands.update(zip(items, got))
+                except torch.cuda.OutOfMemoryError as err:
+                    error = f"CUDA out of memory during TTT: {err}"
+                    torch.cuda.empty_cache()
+                finally:
+                    self.restore_weights()
+                if error is not None:                       # fall back to the un-adapted predictions
+                    cands.update((n, first[n]) for n in items)
+            record = self.task_record(task, [vote(cands[n], 2) for n in items], solutions.get(task.id), ttt, error)
+            record["seconds"] = shared + time.perf_counter() - t1
+            record["rank"] = self.global_rank
+            self.store.append(record)
+            if record["correct"] is not None:
+                self._tally[0] += sum(record["correct"])
+                self._tally[1] += len(record["correct"])
+            log.info("task %s: rails %s, TTT %s, correct %s, %.1fs", task.id, record["rails"],
+                     ttt["skipped"] or f"{ttt['steps']} steps", record["correct"], record["seconds"])
+        if self._tally[1]:
+            self.log("pass@2", self._tally[0] / self._tally[1], prog_bar=True, on_step=True, on_epoch=False,
+                     logger=False, batch_size=len(tasks))
+
+    @staticmethod
+    def task_record(task: Task, votes: list[list], answers: list | None, ttt: dict, error: str | None) -> dict:
+        attempts = [[v.grid for v in vs] + [vs[0].grid] * (2 - len(vs)) for vs in votes]
+        correct = None if answers is None else [attempt_correct(a, ans) for a, ans in zip(attempts, answers)]
+        return {"task_id": task.id, "attempts": attempts, "rails": [vs[0].rail for vs in votes],
+                "programs": [vs[0].program for vs in votes], "verified": [vs[0].verified > 0 for vs in votes],
+                "correct": correct, "error": error, "ttt": ttt}
+
+    def task_inputs(self, tasks: list[Task]) -> tuple[dict[str, Tensor], list[int]]:
+        """One model item per (task, test input); ``owner[n]`` is the index of item n's task."""
+        max_demos = self.trainer.datamodule.max_demos
+        examples, owner = [], []
+        for i, task in enumerate(tasks):
+            for q in task.test_inputs:
+                examples.append(encode_example(list(task.demos)[:max_demos], q))
+                owner.append(i)
+        return {k: v.to(self.device) for k, v in stack_inputs(examples).items()}, owner
+
+    @torch.no_grad()
+    def predict_candidates(self, inputs: dict[str, Tensor], passes: range) -> list[list[Candidate]]:
+        """Forward under the given augmentation passes (rails on the first ``eval.search_augmentations``),
+        invert each prediction, move everything to the host once, and return each item's candidates."""
+        b = inputs["test_in"].shape[0]
+        ks, perms = self.augmentations(self.eval_cfg["n_augment"])
+        grids, sizes, verified, conf, rail_codes, progs = [], [], [], [], [], []
+        for a in passes:
+            k = ks[a].expand(b).to(self.device)
+            perm = perms[a].expand(b, -1).to(self.device)
+            out = self.model(augment_inputs(inputs, k, perm), rails=a < self.eval_cfg["search_augmentations"])
+            ex = out.extras
+            cells, size = deaugment(out.attempts.flatten(0, 1), ex["attempt_size"].flatten(0, 1),
+                                    k.repeat_interleave(2, output_size=2 * b),
+                                    perm.repeat_interleave(2, 0, output_size=2 * b))
+            grids.append(cells.view(b, 2, S, S))
+            sizes.append(size.view(b, 2, 2))
+            verified.append(torch.stack([ex["solved"], ex["second_verified"]], 1))
+            prob = out.logits.softmax(-1).amax(-1)
+            keep = inside(ex["painter_size"]).to(prob.dtype)
+            p_conf = (prob * keep).sum((1, 2)) / keep.sum((1, 2))
+            conf.append(torch.where(ex["solved"], torch.ones_like(p_conf), p_conf))
+            rail_codes.append(ex["rail"])
+            progs.append(ex["program"])
+        n_pass = len(grids)
+        g, sz, ver, cf, rc, pg = [torch.stack(x, 1).cpu() for x in (grids, sizes, verified, conf, rail_codes, progs)]
+        flat = unpad_grids(g.flatten(0, 2), sz.flatten(0, 2))
+        out_cands = []
+        for i in range(b):
+            cands = []
+            for a in range(n_pass):
+                base = (i * n_pass + a) * 2
+                first_ver, second_ver = bool(ver[i, a, 0]), bool(ver[i, a, 1])
+                rail = RAILS[int(rc[i, a])]
+                prog = program_text(pg[i, a].tolist(), OP_NAMES) if first_ver else "painter"
+                cands.append(Candidate(flat[base], first_ver, float(cf[i, a]), rail, prog))
+                cands.append(Candidate(flat[base + 1], second_ver, 1.0 if second_ver else 0.5 * float(cf[i, a]),
+                                       rail if second_ver else "painter", "second verified" if second_ver else "painter"))
+            out_cands.append(cands)
+        return out_cands
+
+    # ---- TTT ----------------------------------------------------------------------------------------------
+    def adapt(self, task: Task) -> None:
+        """Leave-one-out fine-tuning on the task's demos with augmentation, for ttt.steps steps."""
+        cfg = self.ttt_cfg
+        params = self._adapted_params()
+        opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+        demos = list(task.demos)[: self.trainer.datamodule.max_demos]
+        if len(demos) < 2:
+            return
+        gen = torch.Generator().manual_seed(cfg["seed"])
+        self.model.train()
+        with torch.enable_grad():
+            for _ in range(cfg["steps"]):
+                batch = loo_batch(demos, cfg["batch_size"], gen, augment_items=cfg["augment"])
+                batch = {k: {kk: vv.to(self.device) for kk, vv in v.items()} for k, v in batch.items()}
+                out = self.model(batch["inputs"], rails=False)
+                t = batch["targets"]
+                loss = F.cross_entropy(out.logits.reshape(-1, N_COLOURS), t["test_out"].reshape(-1), ignore_index=PAD)
+                loss = loss + F.cross_entropy(out.extras["size_logits"].reshape(-1, S),
+                                              (t["test_out_size"] - 1).reshape(-1))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        self.model.eval()
+
+    def on_test_end(self) -> None:
+        self.trainer.strategy.barrier()
+
+
+def augment_inputs(inputs: dict[str, Tensor], k: Tensor, perm: Tensor) -> dict[str, Tensor]:
+    """Apply per-item (k, perm) to every grid of the items: demos and test input alike."""
+    b, d = inputs["demo_mask"].shape
+    kd = k.repeat_interleave(d, output_size=b * d)
+    pd = perm.repeat_interleave(d, 0, output_size=b * d)
+    out = dict(inputs)
+    for key in ("demo_in", "demo_out"):
+        cells, size = augment(inputs[key].flatten(0, 1), inputs[key + "_size"].flatten(0, 1), kd, pd)
+        out[key], out[key + "_size"] = cells.view(b, d, S, S), size.view(b, d, 2)
+    out["test_in"], out["test_in_size"] = augment(inputs["test_in"], inputs["test_in_size"], k, perm)
+    return out
+
+
+def select(inputs: dict[str, Tensor], items: list[int]) -> dict[str, Tensor]:
+    idx = torch.tensor(items, device=inputs["test_in"].device)
+    return {k: v.index_select(0, idx) for k, v in inputs.items()}
+
+
+def loo_batch(demos: list, n: int, gen: torch.Generator, augment_items: bool) -> dict:
+    """n leave-one-out items from one task's demos, each with a random dihedral/colour augmentation."""
+    items_in, items_t = [], []
+    for _ in range(n):
+        j = int(torch.randint(len(demos), (1,), generator=gen))
+        context = [p for i, p in enumerate(demos) if i != j]
+        items_in.append(encode_example(context, demos[j][0]))
+        items_t.append(encode_target(demos[j][1]))
+    inputs = stack_inputs(items_in)
+    targets = {k: torch.stack([t[k] for t in items_t]) for k in items_t[0]}
+    if augment_items:
+        k = torch.randint(0, 8, (n,), generator=gen)
+        perm = random_perm(n, gen, keep_zero=True)
+        inputs = augment_inputs(inputs, k, perm)
+        targets["test_out"], targets["test_out_size"] = augment(targets["test_out"], targets["test_out_size"], k, perm)
+    return {"inputs": inputs, "targets": targets}

@@ -1,0 +1,80 @@
+"""The main job: build data, module, trainer, callbacks and loggers from the Hydra config; train; evaluate."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from hydra.utils import get_class, instantiate
+from lightning.pytorch import Trainer, seed_everything
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from topas_lit.checkpoint import load_weights
+from topas_lit.eval.results import ResultStore
+from topas_lit.lit_module import TopasLitModule
+
+log = logging.getLogger(__name__)
+
+
+def build_module(cfg: DictConfig) -> TopasLitModule:
+    kwargs = OmegaConf.to_container(cfg.module, resolve=True)
+    cls = get_class(kwargs.pop("_target_"))
+    return cls(**kwargs)
+
+
+def build_trainer(cfg: DictConfig) -> Trainer:
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def run(cfg: DictConfig) -> dict | None:
+    seed_everything(cfg.seed, workers=True)
+    out_dir = Path(cfg.out_dir)
+    dm = instantiate(cfg.data)
+    module = build_module(cfg)
+    trainer = build_trainer(cfg)
+    say = Console().print if trainer.is_global_zero else (lambda *a, **k: None)
+    if cfg.ckpt_path:
+        load_weights(module, cfg.ckpt_path)
+        say(f"[bold]Starting weights[/]: checkpoint {cfg.ckpt_path} (no pretraining)")
+    elif cfg.fit:
+        last = out_dir / "checkpoints" / "last.ckpt"
+        resume = str(last) if last.exists() else None
+        say(f"[bold]Starting weights[/]: pretraining on {dm.train_cfg['version'] if 'version' in dm.train_cfg else dm.train_cfg['source']} "
+            f"{dm.train_cfg.get('split', '')}" + (f", resuming from {resume}" if resume else ""))
+        trainer.fit(module, dm, ckpt_path=resume)
+    else:
+        say("[bold]Starting weights[/]: random initialisation (fit=false, no ckpt_path)")
+    if not cfg.test:
+        return None
+    trainer.test(module, dm)
+    if not trainer.is_global_zero:
+        return None
+    ts = dm.test_set
+    store = ResultStore(out_dir / "eval" / "results")
+    report = store.merge([t.id for t in ts.tasks], [str(r) for r in ts.rejected],
+                         extra={"ttt_enabled": bool(cfg.module.ttt.enabled), "world_size": trainer.world_size})
+    print_report(report, out_dir)
+    return report
+
+
+def print_report(report: dict, out_dir: Path) -> None:
+    con = Console()
+    table = Table(title="Evaluation (exact match, 2 attempts)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("pass@2 per test input", f"{report['pass@2_per_test_input']:.3f} "
+                  f"({report['test_inputs_solved']}/{report['test_inputs']})")
+    table.add_row("pass@2 per task", f"{report['pass@2_per_task']:.3f} ({report['tasks_solved']}/{report['tasks']})")
+    for rail, n in report["rail_counts"].items():
+        table.add_row(f"answered by {rail}", str(n))
+    if report["rejected_tasks"]:
+        table.add_row("rejected tasks", str(len(report["rejected_tasks"])))
+    if report["tasks_failed"]:
+        table.add_row("failed tasks", str(len(report["tasks_failed"])))
+    con.print(table)
+    con.print(f"outputs: {out_dir}/submission.json, {out_dir}/report.json, {out_dir}/results.jsonl")
