@@ -54,6 +54,8 @@ class TopasLitModule(LightningModule):
         self.val_metrics = torch.nn.ModuleDict({k: metric() for k in ("loss", "exact", "pixel")})
         self._snapshot: list[Tensor] | None = None
         self.store: ResultStore | None = None
+        self.last_records: list[dict] = []
+        self.ttt_ebr_gate: str | None = None   # EBR gate during TTT adaptation (set by the EBRGate callback)
 
     def forward(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
         return self.model(inputs, rails=rails)
@@ -96,20 +98,39 @@ class TopasLitModule(LightningModule):
         return F.softplus(e_pos[:, None] - e_neg + margin).mean()
 
     # ---- fit ----------------------------------------------------------------------------------------------
-    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+    def step_outputs(self, out: TopasOutput, targets: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Per-item tensors for the callbacks (rail telemetry, EBR gate stats, dream buffer), on the device.
+
+        Dream tokens pair the task latent with the op distribution of the program that solved the task: the
+        rails' verified program, else (rails off in training) the distillation target found by search.
+        """
+        ex = out.extras
+        correct = (out.grid == targets["test_out"]).flatten(1).all(1)
+        n_ops = self.model.search.n_ops
+        latent = ex["latent"]
+        program = torch.where(ex["solved"][:, None], ex["program"], targets["program"])
+        valid = ex["solved"] | targets["program_mask"]
+        ops = torch.arange(n_ops, device=program.device)
+        count = ((program[..., None] == ops) & (program[..., None] > 0)).sum(1).to(latent.dtype)
+        op_dist = count / count.sum(-1, keepdim=True).clamp(min=1.0)
+        return {"rail": ex["rail"], "correct": correct, "ebr_applied": ex["ebr_applied"],
+                "ebr_changed": ex["ebr_changed"], "dream_tokens": torch.cat([latent, op_dist], -1).detach(),
+                "dream_valid": valid}
+
+    def training_step(self, batch: dict, batch_idx: int) -> dict:
         out = self.model(batch["inputs"], rails=self.rails_in_training)
         parts = self.losses(out, batch["targets"])
         for k, v in parts.items():
             self.train_metrics[k].update(v)
-        return parts["loss"]
+        return {"loss": parts["loss"], **self.step_outputs(out, batch["targets"])}
 
     def on_train_epoch_end(self) -> None:
         for k, m in self.train_metrics.items():
             self.log(f"train/{k}", m.compute(), prog_bar=(k == "loss"))
             m.reset()
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        out = self.model(batch["inputs"], rails=False)
+    def validation_step(self, batch: dict, batch_idx: int) -> dict:
+        out = self.model(batch["inputs"], rails=self.rails_in_training)
         t = batch["targets"]
         self.val_metrics["loss"].update(self.losses(out, t)["loss"])
         grid = out.extras["painter_grid"]
@@ -118,6 +139,7 @@ class TopasLitModule(LightningModule):
         pixel = ((grid == t["test_out"]) & keep).flatten(1).sum(1) / keep.flatten(1).sum(1).clamp(min=1)
         self.val_metrics["exact"].update(exact.to(pixel.dtype))
         self.val_metrics["pixel"].update(pixel)
+        return self.step_outputs(out, t)
 
     def on_validation_epoch_end(self) -> None:
         for k, m in self.val_metrics.items():
@@ -181,6 +203,7 @@ class TopasLitModule(LightningModule):
         the rail policy sends to it (one task at a time, weights restored after each), voting over the
         augmentation passes, and one result record per task written as soon as it is known."""
         tasks = [t for t in batch.tasks if t.id not in self._done]
+        self.last_records = []          # host-side per-task records of this batch, for the callbacks
         if not tasks:
             return
         solutions = self.trainer.datamodule.test_set.solutions
@@ -226,6 +249,7 @@ class TopasLitModule(LightningModule):
             record["seconds"] = shared + time.perf_counter() - t1
             record["rank"] = self.global_rank
             self.store.append(record)
+            self.last_records.append(record)
             if record["correct"] is not None:
                 self._tally[0] += sum(record["correct"])
                 self._tally[1] += len(record["correct"])
@@ -296,28 +320,36 @@ class TopasLitModule(LightningModule):
 
     # ---- TTT ----------------------------------------------------------------------------------------------
     def adapt(self, task: Task) -> None:
-        """Leave-one-out fine-tuning on the task's demos with augmentation, for ttt.steps steps."""
+        """Leave-one-out fine-tuning on the task's demos with augmentation, for ttt.steps steps, with its own
+        optimizer. The caller restores the weights afterwards."""
         cfg = self.ttt_cfg
-        params = self._adapted_params()
-        opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
         demos = list(task.demos)[: self.trainer.datamodule.max_demos]
         if len(demos) < 2:
             return
+        params = self._adapted_params()
+        opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
         gen = torch.Generator().manual_seed(cfg["seed"])
+        gate = self.model.ebr.gate
+        if self.ttt_ebr_gate is not None:
+            self.model.ebr.set_gate(self.ttt_ebr_gate)
         self.model.train()
-        with torch.enable_grad():
-            for _ in range(cfg["steps"]):
-                batch = loo_batch(demos, cfg["batch_size"], gen, augment_items=cfg["augment"])
-                batch = {k: {kk: vv.to(self.device) for kk, vv in v.items()} for k, v in batch.items()}
-                out = self.model(batch["inputs"], rails=False)
-                t = batch["targets"]
-                loss = F.cross_entropy(out.logits.reshape(-1, N_COLOURS), t["test_out"].reshape(-1), ignore_index=PAD)
-                loss = loss + F.cross_entropy(out.extras["size_logits"].reshape(-1, S),
-                                              (t["test_out_size"] - 1).reshape(-1))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        self.model.eval()
+        try:
+            with torch.enable_grad():
+                for _ in range(cfg["steps"]):
+                    batch = loo_batch(demos, cfg["batch_size"], gen, augment_items=cfg["augment"])
+                    batch = {k: {kk: vv.to(self.device) for kk, vv in v.items()} for k, v in batch.items()}
+                    out = self.model(batch["inputs"], rails=False)
+                    t = batch["targets"]
+                    loss = F.cross_entropy(out.logits.reshape(-1, N_COLOURS), t["test_out"].reshape(-1),
+                                           ignore_index=PAD)
+                    loss = loss + F.cross_entropy(out.extras["size_logits"].reshape(-1, S),
+                                                  (t["test_out_size"] - 1).reshape(-1))
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+        finally:
+            self.model.eval()
+            self.model.ebr.set_gate(gate)
 
     def on_test_end(self) -> None:
         self.trainer.strategy.barrier()
