@@ -12,6 +12,7 @@ from lightning.pytorch import LightningModule
 from torch import Tensor
 from torchmetrics import MeanMetric
 
+from topas_lit.capture import inference_forward
 from topas_lit.data.augment import augment, deaugment, identity_perm, random_perm
 from topas_lit.data.tasks import Task
 from topas_lit.data.tensors import encode_example, encode_target, stack_inputs, unpad_grids
@@ -55,6 +56,7 @@ class TopasLitModule(LightningModule):
         self._snapshot: list[Tensor] | None = None
         self.store: ResultStore | None = None
         self.last_records: list[dict] = []
+        self.infer = self.model                 # evaluation forward: eager, CUDA-graphed or compiled
         self.ttt_ebr_gate: str | None = None   # EBR gate during TTT adaptation (set by the EBRGate callback)
 
     def forward(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
@@ -187,8 +189,8 @@ class TopasLitModule(LightningModule):
         # snapshot on the device, restored in place after each task's TTT: nothing leaves the GPU
         with torch.no_grad():
             self._snapshot = [p.clone() for p in self.model.parameters()]
-        folder = self.results_dir or "eval"
-        self.store = ResultStore(f"{folder}/results", self.global_rank)
+        self.store = ResultStore(self.results_dir or ".", self.global_rank)
+        self.infer = inference_forward(self.model, self.model.compile_mode, self.device)
         self._done = self.store.done()
         self._tally = [0, 0]  # test inputs solved, scored
         self.model.eval()
@@ -287,7 +289,7 @@ class TopasLitModule(LightningModule):
         for a in passes:
             k = ks[a].expand(b).to(self.device)
             perm = perms[a].expand(b, -1).to(self.device)
-            out = self.model(augment_inputs(inputs, k, perm), rails=a < self.eval_cfg["search_augmentations"])
+            out = self.infer(augment_inputs(inputs, k, perm), rails=a < self.eval_cfg["search_augmentations"])
             ex = out.extras
             cells, size = deaugment(out.attempts.flatten(0, 1), ex["attempt_size"].flatten(0, 1),
                                     k.repeat_interleave(2, output_size=2 * b),

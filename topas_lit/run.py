@@ -55,7 +55,7 @@ def run(cfg: DictConfig) -> dict | None:
     if not trainer.is_global_zero:
         return None
     ts = dm.test_set
-    store = ResultStore(out_dir / "eval" / "results")
+    store = ResultStore(out_dir)
     report = store.merge([t.id for t in ts.tasks], [str(r) for r in ts.rejected],
                          extra={"ttt_enabled": bool(cfg.module.ttt.enabled), "world_size": trainer.world_size})
     print_report(report, out_dir)

@@ -11,8 +11,11 @@ from topas_lit.eval.scoring import pass_at_2
 
 
 class ResultStore:
-    def __init__(self, folder: str | os.PathLike, rank: int = 0):
-        self.folder = Path(folder)
+    """Records under ``<run>/eval/tasks.rank<r>.jsonl``; merged outputs in ``<run>/``."""
+
+    def __init__(self, run_dir: str | os.PathLike, rank: int = 0):
+        self.run_dir = Path(run_dir)
+        self.folder = self.run_dir / "eval"
         self.rank = rank
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / f"tasks.rank{rank}.jsonl"
@@ -48,9 +51,9 @@ class ResultStore:
         recs = self.read_all()
         ordered = [recs[t] for t in task_order if t in recs]
         submission = {r["task_id"]: [{"attempt_1": a[0], "attempt_2": a[1]} for a in r["attempts"]] for r in ordered}
-        with open(self.folder.parent / "submission.json", "w") as f:
+        with open(self.run_dir / "submission.json", "w") as f:
             json.dump(submission, f)
-        with open(self.folder.parent / "results.jsonl", "w") as f:
+        with open(self.run_dir / "results.jsonl", "w") as f:
             for r in ordered:
                 f.write(json.dumps(r) + "\n")
         rails = Counter(rail for r in ordered for rail in r["rails"])
@@ -71,7 +74,7 @@ class ResultStore:
             "ranks": dict(Counter(r["rank"] for r in ordered)),
             **(extra or {}),
         }
-        with open(self.folder.parent / "report.json", "w") as f:
+        with open(self.run_dir / "report.json", "w") as f:
             json.dump(report, f, indent=2)
         return report
 

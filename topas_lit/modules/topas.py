@@ -40,8 +40,10 @@ class TopasOutput:
 
 class TopasModel(nn.Module):
     def __init__(self, d_model: int, heads: int, encoder: dict, slots: dict, hrm: dict, relmem: dict,
-                 dream: dict, painter: dict, ebr: dict, rails: dict):
+                 dream: dict, painter: dict, ebr: dict, rails: dict, compile: str = "none"):
+        """``compile``: how evaluation runs this forward (none | cudagraph | reduce-overhead, see capture.py)."""
         super().__init__()
+        self.compile_mode = compile
         rails = dict(rails)
         self.search = RailSearch(order=rails["order"], depth=rails["depth"], beam_width=rails["beam_width"],
                                  policy_topk=rails["policy_topk"], progress_weight=rails["progress_weight"])
