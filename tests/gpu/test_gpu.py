@@ -1,0 +1,53 @@
+"""GPU checks (skipped without CUDA; run on the device machine): no host syncs inside the forward, and the
+CUDA-graph forward gives the eager forward's answers."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+
+
+@pytest.fixture(scope="module")
+def model():
+    from common import build_model
+    _, m = build_model(["rail.depth=2"], "cuda")
+    return m
+
+
+@pytest.mark.parametrize("batch", [1, 16])
+def test_forward_has_no_dtoh_copies_or_syncs(model, batch):
+    from common import eval_batch
+    from profile_forward import count_host_reads
+    counts = count_host_reads(model, eval_batch(batch, 3, "cuda"))
+    assert counts["forwards"] == 3
+    assert counts["memcpy_dtoh"] == 0 and counts["sync_calls"] == 0, counts
+
+
+def test_sync_debug_mode_error_passes(model):
+    from common import eval_batch
+    inputs = eval_batch(4, 3, "cuda")
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        with torch.no_grad():
+            model(inputs)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+
+
+def test_cuda_graph_forward_matches_eager(model):
+    from common import eval_batch
+    from topas_lit.capture import GraphedForward
+    inputs = eval_batch(3, 3, "cuda")
+    with torch.no_grad():
+        eager = model(inputs)
+    graphed = GraphedForward(model)
+    for _ in range(2):                                   # capture, then replay
+        out = graphed(inputs)
+    assert torch.equal(out.grid, eager.grid) and torch.equal(out.extras["rail"], eager.extras["rail"])
+    assert torch.equal(out.extras["program"], eager.extras["program"])
