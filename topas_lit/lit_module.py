@@ -13,9 +13,9 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 
 from topas_lit.capture import inference_forward
-from topas_lit.data.augment import augment, deaugment, identity_perm, random_perm
+from topas_lit.data.augment import deaugment, identity_perm, random_perm
 from topas_lit.data.tasks import Task
-from topas_lit.data.tensors import encode_example, encode_target, stack_inputs, unpad_grids
+from topas_lit.data.tensors import encode_example, stack_inputs, unpad_grids
 from topas_lit.eval.results import ResultStore
 from topas_lit.eval.scoring import attempt_correct
 from topas_lit.eval.voting import Candidate, vote
@@ -24,6 +24,7 @@ from topas_lit.modules.dsl.grid import N_COLOURS, PAD, S, inside
 from topas_lit.modules.dsl.program import program_text
 from topas_lit.modules.dsl.search import PAINTER, RAILS
 from topas_lit.modules.topas import TopasModel, TopasOutput
+from topas_lit.ttt import TaskAdapter, augment_inputs
 
 log = logging.getLogger(__name__)
 LOSS_TERMS = ("painter", "size", "policy", "strategy", "ebr")
@@ -57,7 +58,7 @@ class TopasLitModule(LightningModule):
         self.store: ResultStore | None = None
         self.last_records: list[dict] = []
         self.infer = self.model                 # evaluation forward: eager, CUDA-graphed or compiled
-        self.ttt_ebr_gate: str | None = None   # EBR gate during TTT adaptation (set by the EBRGate callback)
+        self.ttt_ebr_gate: str | None = None   # EBR gate for predictions after TTT (set by the EBRGate callback)
 
     def forward(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
         return self.model(inputs, rails=rails)
@@ -175,22 +176,15 @@ class TopasLitModule(LightningModule):
             perm = identity_perm(n)
         return k, perm
 
-    def _adapted_params(self) -> list[Tensor]:
-        mods = self.ttt_cfg["modules"]
-        named = list(self.model.named_parameters())
-        if mods == "all":
-            return [p for _, p in named]
-        unknown = [m for m in mods if not any(n.startswith(m + ".") for n, _ in named)]
-        if unknown:
-            raise ValueError(f"ttt.modules names no module of the model: {unknown}")
-        return [p for n, p in named if any(n.startswith(m + ".") for m in mods)]
-
     def on_test_start(self) -> None:
         # snapshot on the device, restored in place after each task's TTT: nothing leaves the GPU
         with torch.no_grad():
             self._snapshot = [p.clone() for p in self.model.parameters()]
         self.store = ResultStore(self.results_dir or ".", self.global_rank)
         self.infer = inference_forward(self.model, self.model.compile_mode, self.device)
+        cfg = self.ttt_cfg
+        self.adapter = TaskAdapter(self.model, cfg["modules"], cfg["steps"], cfg["lr"], cfg["weight_decay"],
+                                   cfg["batch_size"], cfg["augment"], cfg["seed"], self.trainer.datamodule.max_demos)
         self._done = self.store.done()
         self._tally = [0, 0]  # test inputs solved, scored
         self.model.eval()
@@ -201,9 +195,10 @@ class TopasLitModule(LightningModule):
                 p.copy_(s)
 
     def test_step(self, batch, batch_idx: int) -> None:
-        """Evaluate a batch of tasks: rails + painter on every test input (one batched pass), TTT for the tasks
-        the rail policy sends to it (one task at a time, weights restored after each), voting over the
-        augmentation passes, and one result record per task written as soon as it is known."""
+        """Evaluate a batch of tasks: rails + painter on every test input (one batched pass); TTT for the tasks
+        the rail policy sends to it (all adapting at once, each its own weights; each then predicts with its
+        weights loaded, and the snapshot is restored); voting over the augmentation passes; one result record
+        per task, written as soon as it is known."""
         tasks = [t for t in batch.tasks if t.id not in self._done]
         self.last_records = []          # host-side per-task records of this batch, for the callbacks
         if not tasks:
@@ -222,6 +217,8 @@ class TopasLitModule(LightningModule):
                 runs_ttt.append("disabled")
             elif verified and self.ttt_when_verified == "skip":
                 runs_ttt.append("verified")
+            elif not self.adapter.adaptable(task):
+                runs_ttt.append("one demo")
             else:
                 runs_ttt.append(None)
         # tasks without TTT: the remaining passes in one batch
@@ -229,26 +226,41 @@ class TopasLitModule(LightningModule):
         rest = self.predict_candidates(select(inputs, plain), range(1, passes)) if plain and passes > 1 else []
         cands = {n: first[n] + (rest[j] if rest else []) for j, n in enumerate(plain)}
         shared = (time.perf_counter() - t0) / len(tasks)
+        ttt_info = [{"steps": 0, "skipped": runs_ttt[i], "seconds": 0.0} for i in range(len(tasks))]
+        errors: list[str | None] = [None] * len(tasks)
+        adapt = [i for i in range(len(tasks)) if runs_ttt[i] is None]
+        if adapt:
+            t1 = time.perf_counter()
+            try:
+                stacked, _ = self.adapt([tasks[i] for i in adapt])
+            except torch.cuda.OutOfMemoryError as err:
+                stacked = None
+                for i in adapt:
+                    errors[i] = f"CUDA out of memory during TTT: {err}"
+                torch.cuda.empty_cache()
+            per_task = (time.perf_counter() - t1) / len(adapt)
+            for j, i in enumerate(adapt):
+                items = [n for n, o in enumerate(owner) if o == i]
+                t2 = time.perf_counter()
+                if stacked is not None:
+                    try:
+                        self.adapter.load(stacked, j)
+                        cands.update(zip(items, self.predict_adapted(select(inputs, items), range(0, passes))))
+                        ttt_info[i]["steps"] = self.ttt_cfg["steps"]
+                    except torch.cuda.OutOfMemoryError as err:
+                        errors[i] = f"CUDA out of memory predicting after TTT: {err}"
+                        torch.cuda.empty_cache()
+                    finally:
+                        self.restore_weights()
+                ttt_info[i]["seconds"] = per_task + time.perf_counter() - t2
+                if errors[i] is not None:                   # fall back to the un-adapted predictions
+                    cands.update((n, first[n]) for n in items)
         for i, task in enumerate(tasks):
             items = [n for n, o in enumerate(owner) if o == i]
-            ttt = {"steps": 0, "skipped": runs_ttt[i], "seconds": 0.0}
+            ttt, error = ttt_info[i], errors[i]
             t1 = time.perf_counter()
-            error = None
-            if runs_ttt[i] is None:
-                try:
-                    self.adapt(task)
-                    ttt["steps"], ttt["seconds"] = self.ttt_cfg["steps"], time.perf_counter() - t1
-                    got = self.predict_candidates(select(inputs, items), range(0, passes))
-                    cands.update(zip(items, got))
-                except torch.cuda.OutOfMemoryError as err:
-                    error = f"CUDA out of memory during TTT: {err}"
-                    torch.cuda.empty_cache()
-                finally:
-                    self.restore_weights()
-                if error is not None:                       # fall back to the un-adapted predictions
-                    cands.update((n, first[n]) for n in items)
             record = self.task_record(task, [vote(cands[n], 2) for n in items], solutions.get(task.id), ttt, error)
-            record["seconds"] = shared + time.perf_counter() - t1
+            record["seconds"] = shared + ttt["seconds"] + time.perf_counter() - t1
             record["rank"] = self.global_rank
             self.store.append(record)
             self.last_records.append(record)
@@ -321,73 +333,23 @@ class TopasLitModule(LightningModule):
         return out_cands
 
     # ---- TTT ----------------------------------------------------------------------------------------------
-    def adapt(self, task: Task) -> None:
-        """Leave-one-out fine-tuning on the task's demos with augmentation, for ttt.steps steps, with its own
-        optimizer. The caller restores the weights afterwards."""
-        cfg = self.ttt_cfg
-        demos = list(task.demos)[: self.trainer.datamodule.max_demos]
-        if len(demos) < 2:
-            return
-        params = self._adapted_params()
-        opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-        gen = torch.Generator().manual_seed(cfg["seed"])
+    def adapt(self, tasks: list[Task]) -> tuple[dict[str, Tensor], Tensor]:
+        """Adapt a copy of the chosen parameters per task, all tasks at once (vmap)."""
+        return self.adapter.adapt(tasks, self.device)
+
+    def predict_adapted(self, inputs: dict[str, Tensor], passes: range) -> list[list[Candidate]]:
+        """Predictions of a task with its adapted weights loaded, under the TTT EBR gate when one is set."""
         gate = self.model.ebr.gate
-        if self.ttt_ebr_gate is not None:
-            self.model.ebr.set_gate(self.ttt_ebr_gate)
-        self.model.train()
+        self.model.ebr.set_gate(self.ttt_ebr_gate or gate)
         try:
-            with torch.enable_grad():
-                for _ in range(cfg["steps"]):
-                    batch = loo_batch(demos, cfg["batch_size"], gen, augment_items=cfg["augment"])
-                    batch = {k: {kk: vv.to(self.device) for kk, vv in v.items()} for k, v in batch.items()}
-                    out = self.model(batch["inputs"], rails=False)
-                    t = batch["targets"]
-                    loss = F.cross_entropy(out.logits.reshape(-1, N_COLOURS), t["test_out"].reshape(-1),
-                                           ignore_index=PAD)
-                    loss = loss + F.cross_entropy(out.extras["size_logits"].reshape(-1, S),
-                                                  (t["test_out_size"] - 1).reshape(-1))
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
+            return self.predict_candidates(inputs, passes)
         finally:
-            self.model.eval()
             self.model.ebr.set_gate(gate)
 
     def on_test_end(self) -> None:
         self.trainer.strategy.barrier()
 
 
-def augment_inputs(inputs: dict[str, Tensor], k: Tensor, perm: Tensor) -> dict[str, Tensor]:
-    """Apply per-item (k, perm) to every grid of the items: demos and test input alike."""
-    b, d = inputs["demo_mask"].shape
-    kd = k.repeat_interleave(d, output_size=b * d)
-    pd = perm.repeat_interleave(d, 0, output_size=b * d)
-    out = dict(inputs)
-    for key in ("demo_in", "demo_out"):
-        cells, size = augment(inputs[key].flatten(0, 1), inputs[key + "_size"].flatten(0, 1), kd, pd)
-        out[key], out[key + "_size"] = cells.view(b, d, S, S), size.view(b, d, 2)
-    out["test_in"], out["test_in_size"] = augment(inputs["test_in"], inputs["test_in_size"], k, perm)
-    return out
-
-
 def select(inputs: dict[str, Tensor], items: list[int]) -> dict[str, Tensor]:
     idx = torch.tensor(items, device=inputs["test_in"].device)
     return {k: v.index_select(0, idx) for k, v in inputs.items()}
-
-
-def loo_batch(demos: list, n: int, gen: torch.Generator, augment_items: bool) -> dict:
-    """n leave-one-out items from one task's demos, each with a random dihedral/colour augmentation."""
-    items_in, items_t = [], []
-    for _ in range(n):
-        j = int(torch.randint(len(demos), (1,), generator=gen))
-        context = [p for i, p in enumerate(demos) if i != j]
-        items_in.append(encode_example(context, demos[j][0]))
-        items_t.append(encode_target(demos[j][1]))
-    inputs = stack_inputs(items_in)
-    targets = {k: torch.stack([t[k] for t in items_t]) for k in items_t[0]}
-    if augment_items:
-        k = torch.randint(0, 8, (n,), generator=gen)
-        perm = random_perm(n, gen, keep_zero=True)
-        inputs = augment_inputs(inputs, k, perm)
-        targets["test_out"], targets["test_out_size"] = augment(targets["test_out"], targets["test_out_size"], k, perm)
-    return {"inputs": inputs, "targets": targets}

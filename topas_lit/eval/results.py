@@ -19,6 +19,16 @@ class ResultStore:
         self.rank = rank
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / f"tasks.rank{rank}.jsonl"
+        self._drop_partial_line()
+
+    def _drop_partial_line(self) -> None:
+        """A run killed mid-write leaves a last line without its newline: cut it so appends stay whole lines."""
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with open(self.path, "r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
 
     def rank_files(self) -> list[Path]:
         return sorted(self.folder.glob("tasks.rank*.jsonl"))

@@ -9,6 +9,21 @@ from torch import Tensor, nn
 from topas_lit.modules.layers import MLP
 
 
+class GRUUpdate(nn.Module):
+    """GRU cell written out (composes with torch.func.vmap, unlike nn.GRUCell's fused kernel)."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.x2h = nn.Linear(d, 3 * d)
+        self.h2h = nn.Linear(d, 3 * d)
+
+    def forward(self, x: Tensor, h: Tensor) -> Tensor:
+        xr, xz, xn = self.x2h(x).chunk(3, -1)
+        hr, hz, hn = self.h2h(h).chunk(3, -1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        return (1 - z) * torch.tanh(xn + r * hn) + z * h
+
+
 class ObjectSlots(nn.Module):
     """Slot attention (Locatello et al. 2020) with a learned, deterministic slot initialisation.
 
@@ -24,7 +39,7 @@ class ObjectSlots(nn.Module):
         self.norm_mlp = nn.LayerNorm(d_model)
         self.to_q = nn.Linear(d_model, d_model, bias=False)
         self.to_kv = nn.Linear(d_model, 2 * d_model, bias=False)
-        self.gru = nn.GRUCell(d_model, d_model)
+        self.gru = GRUUpdate(d_model)
         self.mlp = MLP(d_model, 2 * d_model)
         self.scale = 1.0 / math.sqrt(d_model)
 
@@ -38,6 +53,6 @@ class ObjectSlots(nn.Module):
             attn = torch.softmax(torch.einsum("nld,nkd->nlk", k, q) * self.scale, -1) * keep
             weights = attn / (attn.sum(1, keepdim=True) + 1e-6)           # mean over each slot's cells
             updates = torch.einsum("nlk,nld->nkd", weights, v)
-            slots = self.gru(updates.reshape(-1, d), slots.reshape(-1, d)).view(n, -1, d)
+            slots = self.gru(updates, slots)
             slots = slots + self.mlp(self.norm_mlp(slots))
         return slots

@@ -132,8 +132,12 @@ class TopasModel(nn.Module):
                                            enc["latent"], inputs["test_in_size"])
         p_size = size_logits.argmax(-1) + 1                                       # [B, 2]
         ebr_applied = self.ebr.gate_mask(logits, inside(p_size)) & ~solved
-        refined, energy = self.ebr.refine(logits, enc["test_feats"], enc["latent"], ebr_applied)
-        final_logits = torch.where(ebr_applied[:, None, None, None], refined, logits)
+        if self.ebr.gate == "never":     # the configured gate, not a tensor value: skip the refinement work
+            energy = self.ebr.energy(enc["test_feats"], logits.softmax(-1), enc["latent"])
+            final_logits = logits
+        else:
+            refined, energy = self.ebr.refine(logits, enc["test_feats"], enc["latent"], ebr_applied)
+            final_logits = torch.where(ebr_applied[:, None, None, None], refined, logits)
         p_grid = repad(final_logits.argmax(-1), p_size)
         # painter's second attempt: its pre-EBR answer if EBR changed it, else the runner-up size
         raw_grid = repad(logits.argmax(-1), p_size)
