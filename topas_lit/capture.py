@@ -89,13 +89,14 @@ class GraphedForward:
 
 
 def inference_forward(model: TopasModel, mode: str, device: torch.device):
-    """The forward evaluation uses: eager, CUDA graphs, or torch.compile (graphs only on CUDA)."""
+    """The forward evaluation uses: eager, CUDA graphs, or torch.compile (graphs only on CUDA). A plain
+    callable, never a module, so holding it registers no second copy of the weights."""
     if mode not in MODES:
         raise ValueError(f"model.compile must be one of {MODES}, got {mode!r}")
     if mode == "none" or device.type != "cuda":
-        return model
+        return model.__call__
     if mode == "cudagraph":
         return GraphedForward(model)
-    return torch.compile(model, mode="reduce-overhead")
+    return torch.compile(model.forward, mode="reduce-overhead")
 
 

@@ -57,11 +57,19 @@ class TopasLitModule(LightningModule):
         self._snapshot: list[Tensor] | None = None
         self.store: ResultStore | None = None
         self.last_records: list[dict] = []
-        self.infer = self.model                 # evaluation forward: eager, CUDA-graphed or compiled
+        self._forward_fn = self.model.__call__  # evaluation forward: eager, CUDA-graphed or compiled
+        self.eval_listeners: list = []          # callables given every evaluation output (e.g. EBRGate's counters)
         self.ttt_ebr_gate: str | None = None   # EBR gate for predictions after TTT (set by the EBRGate callback)
 
     def forward(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
         return self.model(inputs, rails=rails)
+
+    def infer(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
+        """The evaluation forward (eager, CUDA-graph replay or compiled), reported to ``eval_listeners``."""
+        out = self._forward_fn(inputs, rails=rails)
+        for listener in self.eval_listeners:
+            listener(out)
+        return out
 
     # ---- losses -------------------------------------------------------------------------------------------
     def losses(self, out: TopasOutput, targets: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -181,7 +189,7 @@ class TopasLitModule(LightningModule):
         with torch.no_grad():
             self._snapshot = [p.clone() for p in self.model.parameters()]
         self.store = ResultStore(self.results_dir or ".", self.global_rank)
-        self.infer = inference_forward(self.model, self.model.compile_mode, self.device)
+        self._forward_fn = inference_forward(self.model, self.model.compile_mode, self.device)
         cfg = self.ttt_cfg
         self.adapter = TaskAdapter(self.model, cfg["modules"], cfg["steps"], cfg["lr"], cfg["weight_decay"],
                                    cfg["batch_size"], cfg["augment"], cfg["seed"], self.trainer.datamodule.max_demos)
@@ -245,7 +253,8 @@ class TopasLitModule(LightningModule):
                 if stacked is not None:
                     try:
                         self.adapter.load(stacked, j)
-                        cands.update(zip(items, self.predict_adapted(select(inputs, items), range(0, passes))))
+                        adapted = self.predict_adapted(select(inputs, items), range(0, passes))
+                        cands.update((n, [c for c in first[n] if c.verified] + got) for n, got in zip(items, adapted))
                         ttt_info[i]["steps"] = self.ttt_cfg["steps"]
                     except torch.cuda.OutOfMemoryError as err:
                         errors[i] = f"CUDA out of memory predicting after TTT: {err}"
@@ -292,16 +301,16 @@ class TopasLitModule(LightningModule):
         return {k: v.to(self.device) for k, v in stack_inputs(examples).items()}, owner
 
     @torch.no_grad()
-    def predict_candidates(self, inputs: dict[str, Tensor], passes: range) -> list[list[Candidate]]:
-        """Forward under the given augmentation passes (rails on the first ``eval.search_augmentations``),
-        invert each prediction, move everything to the host once, and return each item's candidates."""
+    def predict_candidates(self, inputs: dict[str, Tensor], passes: range, rails: bool = True) -> list[list[Candidate]]:
+        """Forward under the given augmentation passes (rails on the first ``eval.search_augmentations`` when
+        ``rails``), invert each prediction, move everything to the host once, and return each item's candidates."""
         b = inputs["test_in"].shape[0]
         ks, perms = self.augmentations(self.eval_cfg["n_augment"])
         grids, sizes, verified, conf, rail_codes, progs = [], [], [], [], [], []
         for a in passes:
             k = ks[a].expand(b).to(self.device)
             perm = perms[a].expand(b, -1).to(self.device)
-            out = self.infer(augment_inputs(inputs, k, perm), rails=a < self.eval_cfg["search_augmentations"])
+            out = self.infer(augment_inputs(inputs, k, perm), rails=rails and a < self.eval_cfg["search_augmentations"])
             ex = out.extras
             cells, size = deaugment(out.attempts.flatten(0, 1), ex["attempt_size"].flatten(0, 1),
                                     k.repeat_interleave(2, output_size=2 * b),
@@ -338,11 +347,12 @@ class TopasLitModule(LightningModule):
         return self.adapter.adapt(tasks, self.device)
 
     def predict_adapted(self, inputs: dict[str, Tensor], passes: range) -> list[list[Candidate]]:
-        """Predictions of a task with its adapted weights loaded, under the TTT EBR gate when one is set."""
+        """Painter predictions of a task with its adapted weights loaded (TTT trains the painter; the rails'
+        verified answers from the first pass stand), under the TTT EBR gate when one is set."""
         gate = self.model.ebr.gate
         self.model.ebr.set_gate(self.ttt_ebr_gate or gate)
         try:
-            return self.predict_candidates(inputs, passes)
+            return self.predict_candidates(inputs, passes, rails=False)
         finally:
             self.model.ebr.set_gate(gate)
 

@@ -1,0 +1,148 @@
+"""RailTelemetry: which rail answered each item, and how often it was right, per phase.
+
+Training/validation: from the step outputs (``rail``, ``correct``), device-side updates of a ``RailCounts``
+metric. Evaluation: from ``pl_module.last_records`` (host records of the batch, converted once per batch).
+At epoch end it logs ``<prefix>rail/freq/<rail>`` and ``<prefix>rail/acc/<rail>`` through ``pl_module.log``
+(every attached logger gets them); prefix is ``train/``, ``val/`` or none for evaluation. At the end of
+evaluation, on rank 0, it also logs a bar chart of rail frequencies and a per-task table to W&B (when a
+WandbLogger is attached; wandb is imported only then) and writes the per-task table as a CSV file in each
+CSVLogger's folder.
+"""
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from lightning.pytorch import Callback
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+
+from topas_lit.callbacks.rail_counts import RailCounts
+from topas_lit.modules.dsl.search import RAILS
+
+PREFIX = {"train": "train/", "val": "val/", "test": ""}
+TABLE_COLUMNS = ("task_id", "test_index", "rail", "program", "correct")
+CHART_KEY = "rail/freq_bar"
+TABLE_KEY = "rail/tasks"
+
+
+class RailTelemetry(Callback):
+    def __init__(self, train: bool = True, val: bool = True, chart_key: str = CHART_KEY, table_key: str = TABLE_KEY,
+                 csv_name: str = "rail_tasks.csv"):
+        self.enabled = {"train": train, "val": val, "test": True}
+        self.chart_key, self.table_key, self.csv_name = chart_key, table_key, csv_name
+        self.metrics = {phase: RailCounts() for phase in PREFIX}
+        self.rows: list[dict] = []                  # evaluation: one per (task, test input), this rank
+        self.last: dict[str, dict[str, list]] = {}  # phase -> counts logged at its last epoch end
+        self.csv_paths: list[Path] = []
+
+    # ---- updates ------------------------------------------------------------------------------------------
+    def _start(self, phase: str, pl_module) -> None:
+        self.metrics[phase].to(pl_module.device)
+        self.metrics[phase].reset()
+
+    def _update_outputs(self, phase: str, outputs) -> None:
+        if self.enabled[phase] and isinstance(outputs, Mapping) and "rail" in outputs:
+            self.metrics[phase].update(outputs["rail"], outputs["correct"])
+
+    def update_records(self, records: list[dict], device) -> None:
+        """Evaluation records (host values) -> one metric update and table rows."""
+        codes, correct, scored = [], [], []
+        for rec in records:
+            answers = rec["correct"]
+            for i, (rail, program) in enumerate(zip(rec["rails"], rec["programs"])):
+                if rail not in RAILS:
+                    raise ValueError(f"record of task {rec['task_id']} names an unknown rail {rail!r}; known: {RAILS}")
+                ok = None if answers is None else bool(answers[i])
+                codes.append(RAILS.index(rail))
+                correct.append(bool(ok))
+                scored.append(ok is not None)
+                self.rows.append({"task_id": rec["task_id"], "test_index": i, "rail": rail, "program": program,
+                                  "correct": ok})
+        if codes:
+            t = torch.tensor([codes, correct, scored], dtype=torch.long).to(device)
+            self.metrics["test"].update(t[0], t[1].bool(), t[2].bool())
+
+    # ---- epoch-end logging --------------------------------------------------------------------------------
+    def _log(self, trainer, pl_module, phase: str) -> dict | None:
+        m = self.metrics[phase]
+        if not self.enabled[phase] or (m.update_count == 0 and trainer.world_size == 1):
+            return None
+        res = {k: v.tolist() for k, v in m.compute().items()}     # syncs across ranks (sum)
+        m.reset()
+        self.last[phase] = res
+        for i, name in enumerate(RAILS):
+            pl_module.log(f"{PREFIX[phase]}rail/freq/{name}", float(res["freq"][i]))
+            if res["scored"][i] > 0:
+                pl_module.log(f"{PREFIX[phase]}rail/acc/{name}", float(res["acc"][i]))
+        return res
+
+    def _gather_rows(self, trainer) -> list[dict]:
+        if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
+            parts: list = [None] * trainer.world_size
+            dist.all_gather_object(parts, self.rows)
+            return [r for part in parts for r in part]
+        return list(self.rows)
+
+    def _to_wandb(self, logger: WandbLogger, res: dict, rows: list[dict]) -> None:
+        import wandb  # only with a WandbLogger attached: W&B stays optional
+
+        freq = wandb.Table(columns=["rail", "frequency", "answered", "accuracy"],
+                           data=[[name, res["freq"][i], res["answered"][i],
+                                  res["acc"][i] if res["scored"][i] > 0 else None] for i, name in enumerate(RAILS)])
+        tasks = wandb.Table(columns=list(TABLE_COLUMNS), data=[[r[c] for c in TABLE_COLUMNS] for r in rows])
+        logger.experiment.log({self.chart_key: wandb.plot.bar(freq, "rail", "frequency",
+                                                              title="Rail frequencies (evaluation)"),
+                               self.table_key: tasks})
+
+    def _to_csv(self, logger: CSVLogger, rows: list[dict]) -> None:
+        path = Path(logger.log_dir) / self.csv_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.csv_paths.append(path)
+
+    # ---- hooks --------------------------------------------------------------------------------------------
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._start("train", pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._update_outputs("train", outputs)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._log(trainer, pl_module, "train")
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self._start("val", pl_module)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if not trainer.sanity_checking:
+            self._update_outputs("val", outputs)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self._log(trainer, pl_module, "val")
+
+    def on_test_start(self, trainer, pl_module) -> None:
+        self._start("test", pl_module)
+        self.rows = []
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self.update_records(getattr(pl_module, "last_records", []), pl_module.device)
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        res = self._log(trainer, pl_module, "test")
+        if res is None:
+            return
+        rows = self._gather_rows(trainer)
+        if not trainer.is_global_zero:
+            return
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                self._to_wandb(logger, res, rows)
+            elif isinstance(logger, CSVLogger):
+                self._to_csv(logger, rows)
