@@ -37,7 +37,7 @@ class OpBiasMerge(nn.Module):
                              persistent=False)
         prio = torch.tensor([float(priority.get(s, 0)) for s in SOURCES])
         # outranks[s, t] = 1 where source t has strictly higher priority than s
-        self.register_buffer("outranks", (prio[None, :] > prio[:, None]).float(), persistent=False)
+        self.register_buffer("outranks", torch.where(prio[None, :] > prio[:, None], 1.0, 0.0), persistent=False)
 
     def forward(self, biases: dict[str, Tensor], confidence: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """-> (merged [B, n_ops], parts [B, S, n_ops]) in SOURCES order."""

@@ -77,9 +77,9 @@ def verify(cells: Tensor, ok: Tensor, slots: Slots) -> tuple[Tensor, Tensor]:
 
 def progress(cells: Tensor, size: Tensor, slots: Slots) -> Tensor:
     """Closeness of states to the demo outputs in [0, 2]: size-match rate + cell accuracy where sizes match."""
-    has = slots.has_target[:, None].to(torch.float32)                            # [B, 1, G]
+    has = torch.where(slots.has_target[:, None], 1.0, 0.0)                       # [B, 1, G]
     n = has.sum(-1).clamp(min=1.0)
-    same_size = (size == slots.target_size[:, None]).all(-1).to(torch.float32)   # [B, C, G]
+    same_size = torch.where((size == slots.target_size[:, None]).all(-1), 1.0, 0.0)  # [B, C, G]
     inside = (slots.target[:, None] != PAD).flatten(-2)
     agree = ((cells == slots.target[:, None]).flatten(-2) & inside).sum(-1) / inside.sum(-1).clamp(min=1)
     return ((same_size + same_size * agree) * has).sum(-1) / n

@@ -170,7 +170,7 @@ class RailSearch(nn.Module):
     def forward(self, inputs: dict[str, Tensor], step_logp: Tensor, op_bias: Tensor) -> RailResult:
         slots = Slots.from_inputs(inputs)
         b, dev = slots.cells.shape[0], slots.cells.device
-        step_score = (step_logp + op_bias[:, None, :]).float()                     # [B, depth, n_ops]
+        step_score = step_logp + op_bias[:, None, :]                               # [B, depth, n_ops]
         rail_answers, counts = [], []
         for name in self.order:
             code = SEARCH_RAILS.index(name)
