@@ -26,7 +26,7 @@ class EBR(nn.Module):
         self.cand = nn.Linear(N_COLOURS, d_model)
         self.cond = nn.Linear(d_model, d_model)
         self.convs = nn.ModuleList(ConvBlock(d_model) for _ in range(layers))
-        self.out = MLP(d_model, d_model, 1)
+        self.out = MLP(d_model, d_model, 1, out_bias=False)  # energy is defined up to a constant
         self.steps, self.step_size = steps, step_size
         self.entropy_threshold, self.tolerance = entropy_threshold, tolerance
         self.set_gate(gate)

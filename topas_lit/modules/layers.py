@@ -6,10 +6,10 @@ from torch import Tensor, nn
 
 
 class MLP(nn.Module):
-    def __init__(self, d: int, hidden: int, d_out: int | None = None):
+    def __init__(self, d: int, hidden: int, d_out: int | None = None, out_bias: bool = True):
         super().__init__()
         self.fc = nn.Linear(d, hidden)
-        self.proj = nn.Linear(hidden, d_out or d)
+        self.proj = nn.Linear(hidden, d_out or d, bias=out_bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.proj(F.gelu(self.fc(x)))
