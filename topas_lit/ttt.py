@@ -107,7 +107,9 @@ class TaskAdapter:
                 inputs = {k: torch.stack([pad_inputs(b["inputs"], self.batch_size, width)[k] for b in batches]).to(device)
                           for k in batches[0]["inputs"]}
                 targets = {k: torch.stack([b["targets"][k] for b in batches]).to(device) for k in batches[0]["targets"]}
-                with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH):   # the math kernel has vmap batching rules
+                # the math SDPA kernel has vmap batching rules; autocast is off because its casts break the
+                # backward of vmapped linear/softmax (dtype mismatch): the per-task copies adapt in fp32
+                with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), torch.autocast(device.type, enabled=False):
                     grads, losses = step_fn(stacked, inputs, targets)
                 with torch.no_grad():                                      # AdamW on the stacks, per task
                     for n in stacked:

