@@ -45,9 +45,9 @@ pretrain)
     "+trainer.max_time='00:00:$(printf %02d ${PRETRAIN_MIN:-4}):00'" hydra.run.dir=$PRE
   cp $PRE/csv/*/metrics.csv "$OUT/pretrain_metrics.csv" 2>/dev/null || find $PRE -name metrics.csv -exec cp {} "$OUT/pretrain_metrics.csv" \; ;;
 eval)
-  common=(+experiment=gpu logger=csv fit=false ckpt_path=$PRE/checkpoints/last.ckpt data.task_batch_size=8)
+  common=(+experiment=gpu logger=csv fit=false ckpt_path=$PRE/checkpoints/last.ckpt data.test.limit=${EVAL_LIMIT:-400})
   step eval_no_ttt 280 $PY train.py "${common[@]}" hydra.run.dir=outputs/gpu/eval_no_ttt
-  step eval_ttt 300 $PY train.py "${common[@]}" module.ttt.enabled=true module.ttt.steps=16 hydra.run.dir=outputs/gpu/eval_ttt
+  step eval_ttt 400 $PY train.py "${common[@]}" module.ttt.enabled=true hydra.run.dir=outputs/gpu/eval_ttt
   for r in eval_no_ttt eval_ttt; do
     cp outputs/gpu/$r/report.json "$OUT/$r.report.json"; cat outputs/gpu/$r/eval/tasks.rank*.jsonl > "$OUT/$r.tasks.jsonl"
   done ;;

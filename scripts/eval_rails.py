@@ -34,6 +34,8 @@ from topas_lit.modules.dsl.search import RAILS, RailSearch  # noqa: E402
 
 
 def build(overrides: list[str], ckpt: str | None, device: str):
+    if not any(o.startswith("out_dir=") for o in overrides):      # ${hydra:...} resolves only inside train.py
+        overrides = [f"out_dir={ROOT / 'outputs' / 'scripts'}", *overrides]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     r = cfg.rail

@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from topas_lit.capture import MODES as COMPILE_MODES
 from topas_lit.data.tasks import check_source
 from topas_lit.errors import ConfigError
+from topas_lit.lit_module import NONFINITE_POLICIES
 from topas_lit.modules.dsl.search import SEARCH_RAILS
 from topas_lit.modules.ebr import GATES
 
@@ -20,7 +21,7 @@ COUNTS = {
     "module.ttt.steps": 0, "module.ttt.batch_size": 1,
     "module.eval.n_augment": 1, "module.eval.search_augmentations": 0,
     "data.batch_size": 1, "data.task_batch_size": 1, "data.max_demos": 1, "data.max_train_demos": 1,
-    "data.num_workers": 0, "model.ebr.steps": 0, "trainer.max_epochs": -1,
+    "data.num_workers": 0, "model.ebr.steps": 0, "trainer.max_epochs": -1, "module.nonfinite_check_every": 1,
 }
 PRECISIONS = ("64-true", "32-true", "16-true", "bf16-true", "16-mixed", "bf16-mixed")
 SHORT_PRECISIONS = {"64": "64-true", "32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}  # Lightning's aliases
@@ -40,6 +41,7 @@ def validate(cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, "callbacks.ebr_gate.ttt") is not None:
         _check_choice(cfg, "callbacks.ebr_gate.ttt", GATES)
     _check_choice(cfg, "rail.ttt_when_verified", TTT_WHEN_VERIFIED)
+    _check_choice(cfg, "module.nonfinite", NONFINITE_POLICIES)
     _check_data(cfg.data)
 
 

@@ -28,18 +28,51 @@ from topas_lit.ttt import TaskAdapter, augment_inputs
 
 log = logging.getLogger(__name__)
 LOSS_TERMS = ("painter", "size", "policy", "strategy", "ebr")
+NONFINITE_POLICIES = ("error", "skip")
+# what one task's TTT may raise and still leave the run going: the task is recorded with the error, its answer
+# falls back to the un-adapted predictions, the weights are restored. OutOfMemoryError (torch.OutOfMemoryError in
+# torch >= 2.5) is a RuntimeError subclass, named for the reader; RuntimeError is what torch raises inside a step.
+TTT_ERRORS = (torch.cuda.OutOfMemoryError, RuntimeError)
 
 
-def metric() -> MeanMetric:
-    """Epoch-level mean without per-update host syncs."""
-    return MeanMetric(nan_strategy="disable")
+class NonFiniteLossError(RuntimeError):
+    """Training met a NaN/inf loss or gradient under ``module.nonfinite=error``."""
+
+
+def metric(persistent: bool = False) -> MeanMetric:
+    """Epoch-level mean without per-update host syncs; ``persistent``: its running sums go into checkpoints (a run
+    resumed mid-epoch reports the same epoch mean as one that was never stopped)."""
+    m = MeanMetric(nan_strategy="disable")
+    m.persistent(persistent)
+    return m
+
+
+def stream_seed(*parts: int) -> int:
+    """A 63-bit generator seed from a few ints (splitmix-style mixing; host arithmetic only)."""
+    h = 0x9E3779B97F4A7C15
+    for x in parts:
+        h = ((h ^ (x & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        h ^= h >> 31
+    return h >> 1
 
 
 class TopasLitModule(LightningModule):
     def __init__(self, model: dict, optim: dict, loss: dict, eval: dict, ttt: dict, rail: dict,
-                 results_dir: str | None = None):
+                 results_dir: str | None = None, seed: int = 0, nonfinite: str = "error",
+                 nonfinite_check_every: int = 50, log_step_loss: bool = False):
+        """``seed``: the training noise (EBR negatives) is drawn per (seed, step, rank), not from a global stream.
+        ``nonfinite``: a step whose loss or gradients are NaN/inf never reaches the weights (its gradients are
+        zeroed on the device); ``error`` then raises at the next check (every ``nonfinite_check_every`` steps and
+        at epoch end: one host read each), naming the first bad step; ``skip`` counts it and goes on.
+        ``log_step_loss``: also log ``train/loss_step`` (read on the host every ``trainer.log_every_n_steps``)."""
         super().__init__()
         self.save_hyperparameters()
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"module.nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
+        if nonfinite_check_every < 1:
+            raise ValueError(f"module.nonfinite_check_every must be >= 1, got {nonfinite_check_every}")
+        self.seed, self.nonfinite, self.nonfinite_check_every = seed, nonfinite, nonfinite_check_every
+        self.log_step_loss = log_step_loss
         self.model: TopasModel = instantiate(model, _convert_="all")
         self.optim_cfg, self.loss_w, self.eval_cfg, self.ttt_cfg = dict(optim), dict(loss), dict(eval), dict(ttt)
         unknown = set(self.loss_w) - set(LOSS_TERMS) - {"ebr_margin"}
@@ -52,7 +85,11 @@ class TopasLitModule(LightningModule):
         self.rails_in_training = bool(rail["in_training"])
         self.ttt_when_verified = rail["ttt_when_verified"]
         self.results_dir = results_dir
-        self.train_metrics = torch.nn.ModuleDict({k: metric() for k in ("loss",) + LOSS_TERMS})
+        self.train_metrics = torch.nn.ModuleDict({k: metric(persistent=True) for k in ("loss",) + LOSS_TERMS})
+        # non-finite steps: a device count, and the first bad global step (-1: none), both in checkpoints
+        self.register_buffer("nonfinite_steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("first_nonfinite_step", torch.full((), -1, dtype=torch.long))
+        self._step_finite: Tensor | None = None
         self.val_metrics = torch.nn.ModuleDict({k: metric() for k in ("loss", "exact", "pixel")})
         self._snapshot: list[Tensor] | None = None
         self.store: ResultStore | None = None
@@ -72,7 +109,9 @@ class TopasLitModule(LightningModule):
         return out
 
     # ---- losses -------------------------------------------------------------------------------------------
-    def losses(self, out: TopasOutput, targets: dict[str, Tensor]) -> dict[str, Tensor]:
+    def losses(self, out: TopasOutput, targets: dict[str, Tensor], gen: torch.Generator | None = None
+               ) -> dict[str, Tensor]:
+        """The weighted loss terms; ``gen`` draws the EBR negatives (default: one seeded by ``seed`` alone)."""
         ex = out.extras
         w = self.loss_w
         target = targets["test_out"]                                               # [B, 30, 30], PAD outside
@@ -87,19 +126,19 @@ class TopasLitModule(LightningModule):
         strat = F.cross_entropy(ex["strategy_logits"], targets["rail"], reduction="none")
         smask = targets["rail_mask"].to(strat.dtype)
         parts["strategy"] = (strat * smask).sum() / smask.sum().clamp(min=1.0)
-        parts["ebr"] = self.ebr_loss(out, target)
+        parts["ebr"] = self.ebr_loss(out, target, gen if gen is not None else self.generator(0, 0))
         total = sum(w.get(k, 0.0) * v for k, v in parts.items())
         return {"loss": total, **parts}
 
-    def ebr_loss(self, out: TopasOutput, target: Tensor) -> Tensor:
+    def ebr_loss(self, out: TopasOutput, target: Tensor, gen: torch.Generator) -> Tensor:
         """Contrastive: E(true output) below E(the painter's own sample) and E(a corrupted true output)."""
         ex = out.extras
         ebr = self.model.ebr
         colours = torch.arange(N_COLOURS, device=target.device)
         pos = (target[..., None] == colours).to(out.logits.dtype)                 # one-hot, PAD rows all-zero
         own = out.logits.detach().softmax(-1) * inside(ex["painter_size"])[..., None]
-        noise = torch.rand(target.shape, device=target.device) < 0.1
-        shuffled = torch.randint_like(target, N_COLOURS)
+        noise = torch.rand(target.shape, device=target.device, generator=gen) < 0.1
+        shuffled = torch.randint_like(target, N_COLOURS, generator=gen)
         corrupt = torch.where(noise & (target != PAD), shuffled, target)
         neg = (corrupt[..., None] == colours).to(out.logits.dtype)
         feats, latent = ex["test_feats"], ex["latent"]
@@ -128,22 +167,68 @@ class TopasLitModule(LightningModule):
                 "ebr_changed": ex["ebr_changed"], "dream_tokens": torch.cat([latent, op_dist], -1).detach(),
                 "dream_valid": valid}
 
+    def generator(self, stream: int, index: int) -> torch.Generator:
+        """A generator on the module's device seeded by (seed, stream, index, rank): stream 0 training steps (index:
+        global step), 1 validation batches. Nothing is drawn from the global RNG, so a resumed run draws the same."""
+        return torch.Generator(device=self.device).manual_seed(stream_seed(self.seed, stream, index, self.global_rank))
+
     def training_step(self, batch: dict, batch_idx: int) -> dict:
         out = self.model(batch["inputs"], rails=self.rails_in_training)
-        parts = self.losses(out, batch["targets"])
-        for k, v in parts.items():
-            self.train_metrics[k].update(v)
+        parts = self.losses(out, batch["targets"], self.generator(0, self.global_step))
+        finite = torch.isfinite(parts["loss"])
+        self._step_finite = finite                 # read (on the device) in on_before_optimizer_step
+        weight = finite.to(parts["loss"].dtype)
+        for k, v in parts.items():                 # a non-finite step adds nothing to the epoch means
+            self.train_metrics[k].update(torch.where(finite, v, torch.zeros_like(v)), weight)
+        if self.log_step_loss:
+            self.log("train/loss_step", parts["loss"], on_step=True, on_epoch=False)
         return {"loss": parts["loss"], **self.step_outputs(out, batch["targets"])}
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Drop a non-finite step on the device: zero its gradients (NaN-safe) so neither the weights nor AdamW's
+        moments see it, count it, remember the first bad step. No value is read on the host here."""
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not grads or self._step_finite is None:
+            return
+        ok = self._step_finite
+        if getattr(self.trainer.precision_plugin, "scaler", None) is None:
+            # gradients too (a finite loss can still give inf/NaN gradients; under DDP they are already averaged,
+            # so every rank drops the same step); with 16-mixed the GradScaler skips overflowing steps itself
+            ok = ok & torch.isfinite(torch.stack(torch._foreach_norm(grads)).sum())
+        bad = ~ok
+        for g in grads:
+            g.masked_fill_(bad, 0.0)
+        self.nonfinite_steps.add_(bad.to(self.nonfinite_steps.dtype))
+        first = bad & (self.first_nonfinite_step < 0)
+        self.first_nonfinite_step.copy_(torch.where(first, self.global_step, self.first_nonfinite_step))
+        self._step_finite = None
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.nonfinite == "error" and (self.global_step % self.nonfinite_check_every == 0):
+            self.check_nonfinite()
+
+    def check_nonfinite(self) -> None:
+        """Raise if any step so far was non-finite (``module.nonfinite=error``): one host read."""
+        count, first = int(self.nonfinite_steps), int(self.first_nonfinite_step)
+        if count:
+            raise NonFiniteLossError(
+                f"non-finite loss or gradients in {count} training step(s), the first at global step {first} "
+                f"(epoch {self.current_epoch}, checked at step {self.global_step}); those steps were dropped and the "
+                f"weights are finite. Set module.nonfinite=skip to go on skipping such steps, or lower the learning "
+                f"rate / check the data.")
 
     def on_train_epoch_end(self) -> None:
         for k, m in self.train_metrics.items():
             self.log(f"train/{k}", m.compute(), prog_bar=(k == "loss"))
             m.reset()
+        self.log("train/nonfinite_steps", self.nonfinite_steps.to(torch.float32))
+        if self.nonfinite == "error":
+            self.check_nonfinite()
 
     def validation_step(self, batch: dict, batch_idx: int) -> dict:
         out = self.model(batch["inputs"], rails=self.rails_in_training)
         t = batch["targets"]
-        self.val_metrics["loss"].update(self.losses(out, t)["loss"])
+        self.val_metrics["loss"].update(self.losses(out, t, self.generator(1, batch_idx))["loss"])
         grid = out.extras["painter_grid"]
         exact = (grid == t["test_out"]).flatten(1).all(1)
         keep = t["test_out"] != PAD
@@ -192,10 +277,16 @@ class TopasLitModule(LightningModule):
         self._forward_fn = inference_forward(self.model, self.model.compile_mode, self.device)
         cfg = self.ttt_cfg
         self.adapter = TaskAdapter(self.model, cfg["modules"], cfg["steps"], cfg["lr"], cfg["weight_decay"],
-                                   cfg["batch_size"], cfg["augment"], cfg["seed"], self.trainer.datamodule.max_demos)
+                                   cfg["batch_size"], cfg["augment"], cfg["seed"], self.trainer.datamodule.max_train_demos)
         self._done = self.store.done()
         self._tally = [0, 0]  # test inputs solved, scored
         self.model.eval()
+
+    def after_ttt_error(self, err: BaseException) -> None:
+        """Put the live weights back to the snapshot and free the failed attempt's cached device memory."""
+        self.restore_weights()
+        if isinstance(err, torch.cuda.OutOfMemoryError) and torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def restore_weights(self) -> None:
         with torch.no_grad():
@@ -241,11 +332,14 @@ class TopasLitModule(LightningModule):
             t1 = time.perf_counter()
             try:
                 stacked, _ = self.adapt([tasks[i] for i in adapt])
-            except torch.cuda.OutOfMemoryError as err:
+            except TTT_ERRORS as err:
                 stacked = None
                 for i in adapt:
-                    errors[i] = f"CUDA out of memory during TTT: {err}"
-                torch.cuda.empty_cache()
+                    errors[i] = f"TTT failed: {type(err).__name__}: {err}"
+                    ttt_info[i]["skipped"] = "error"
+                log.warning("TTT failed for task(s) %s (%s: %s); they keep their un-adapted predictions",
+                            [tasks[i].id for i in adapt], type(err).__name__, err)
+                self.after_ttt_error(err)
             per_task = (time.perf_counter() - t1) / len(adapt)
             for j, i in enumerate(adapt):
                 items = [n for n, o in enumerate(owner) if o == i]
@@ -256,9 +350,12 @@ class TopasLitModule(LightningModule):
                         adapted = self.predict_adapted(select(inputs, items), range(0, passes))
                         cands.update((n, [c for c in first[n] if c.verified] + got) for n, got in zip(items, adapted))
                         ttt_info[i]["steps"] = self.ttt_cfg["steps"]
-                    except torch.cuda.OutOfMemoryError as err:
-                        errors[i] = f"CUDA out of memory predicting after TTT: {err}"
-                        torch.cuda.empty_cache()
+                    except TTT_ERRORS as err:
+                        errors[i] = f"prediction after TTT failed: {type(err).__name__}: {err}"
+                        ttt_info[i]["skipped"] = "error"
+                        log.warning("prediction after TTT failed for task %s (%s: %s)", tasks[i].id,
+                                    type(err).__name__, err)
+                        self.after_ttt_error(err)
                     finally:
                         self.restore_weights()
                 ttt_info[i]["seconds"] = per_task + time.perf_counter() - t2

@@ -8,11 +8,12 @@ from pathlib import Path
 import torch
 from hydra.utils import get_class, instantiate
 from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from topas_lit.checkpoint import load_weights
+from topas_lit.checkpoint import load_weights, read_checkpoint
 from topas_lit.eval.results import ResultStore
 from topas_lit.lit_module import TopasLitModule
 
@@ -44,9 +45,12 @@ def run(cfg: DictConfig) -> dict | None:
     elif cfg.fit:
         last = out_dir / "checkpoints" / "last.ckpt"
         resume = str(last) if last.exists() else None
+        if resume:
+            read_checkpoint(resume)     # refuses a file that is not plain tensors/containers, naming it
         say(f"[bold]Starting weights[/]: pretraining on {dm.train_cfg['version'] if 'version' in dm.train_cfg else dm.train_cfg['source']} "
             f"{dm.train_cfg.get('split', '')}" + (f", resuming from {resume}" if resume else ""))
-        trainer.fit(module, dm, ckpt_path=resume)
+        trainer.fit(module, dm, ckpt_path=resume, weights_only=True)
+        save_final(trainer)
     else:
         say("[bold]Starting weights[/]: random initialisation (fit=false, no ckpt_path)")
     if not cfg.test:
@@ -60,6 +64,14 @@ def run(cfg: DictConfig) -> dict | None:
                          extra={"ttt_enabled": bool(cfg.module.ttt.enabled), "world_size": trainer.world_size})
     print_report(report, out_dir)
     return report
+
+
+def save_final(trainer: Trainer) -> None:
+    """Write ``last.ckpt`` at the end of training too (step-interval checkpoints may stop short of it), so a run
+    resumed after training finished goes straight to evaluation."""
+    ckpt = trainer.checkpoint_callback
+    if isinstance(ckpt, ModelCheckpoint) and ckpt.save_last and ckpt.dirpath and not trainer.interrupted:
+        trainer.save_checkpoint(str(Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}"))
 
 
 def print_report(report: dict, out_dir: Path) -> None:

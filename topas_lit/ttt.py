@@ -109,7 +109,7 @@ class TaskAdapter:
                 targets = {k: torch.stack([b["targets"][k] for b in batches]).to(device) for k in batches[0]["targets"]}
                 # the math SDPA kernel has vmap batching rules; autocast is off because its casts break the
                 # backward of vmapped linear/softmax (dtype mismatch): the per-task copies adapt in fp32
-                with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), torch.autocast(device.type, enabled=False):
+                with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), torch.autocast(torch.device(device).type, enabled=False):
                     grads, losses = step_fn(stacked, inputs, targets)
                 with torch.no_grad():                                      # AdamW on the stacks, per task
                     for n in stacked:

@@ -3,16 +3,21 @@
 Training/validation item: the demos of a task minus one (context) and the held-out demo (query + target).
 Evaluation item: a whole task (all its test inputs); its test outputs stay in ``TaskSet.solutions`` with the
 evaluator and never enter a batch.
+
+Training order and augmentation depend only on (seed, epoch, item index), never on a global RNG stream, and the
+training loader is resumable: its position (items consumed this epoch) goes into every checkpoint, and a run
+resumed mid-epoch continues with exactly the batches the interrupted run had not yet trained on.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 
 import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from topas_lit.data.augment import augment, identity_perm, random_perm
 from topas_lit.data.tasks import Task, TaskSet, load_taskset
@@ -30,15 +35,18 @@ class LeaveOneOut(Dataset):
     """
 
     def __init__(self, tasks: list[Task], max_demos: int, augment: bool, keep_zero: bool = True,
-                 programs: dict | None = None, depth: int = 2):
+                 programs: dict | None = None, depth: int = 2, seed: int = 0):
         self.tasks, self.max_demos, self.augment, self.keep_zero = tasks, max_demos, augment, keep_zero
         self.index = [(t, j) for t, task in enumerate(tasks) if len(task.demos) >= 2 for j in range(len(task.demos))]
-        self.programs, self.depth = programs or {}, depth
+        self.programs, self.depth, self.seed = programs or {}, depth, seed
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        """``key``: an item index (epoch 0), or ``(epoch, index)`` as ``EpochSampler`` yields; the augmentation is
+        drawn from a generator seeded by (seed, epoch, index), so it does not depend on what ran before."""
+        epoch, i = key if isinstance(key, tuple) else (0, key)
         t, j = self.index[i]
         task = self.tasks[t]
         context = [p for n, p in enumerate(task.demos) if n != j][: self.max_demos]
@@ -47,8 +55,9 @@ class LeaveOneOut(Dataset):
         k = torch.zeros(1, dtype=torch.long)
         perm = identity_perm(1)
         if self.augment:
-            k = torch.randint(0, 8, (1,))
-            perm = random_perm(1, torch.default_generator, self.keep_zero)
+            gen = torch.Generator().manual_seed(item_seed(self.seed, epoch, i))
+            k = torch.randint(0, 8, (1,), generator=gen)
+            perm = random_perm(1, gen, self.keep_zero)
             ex, tgt = _augment_example(ex, tgt, k, perm)
         tgt.update(self._program_target(task.id, bool(k[0] == 0)))
         return {"inputs": ex, "targets": tgt, "task_id": task.id}
@@ -63,6 +72,58 @@ class LeaveOneOut(Dataset):
         rail = RAILS.index(entry["rail"]) if entry is not None and entry["program"] is not None else RAILS.index("painter")
         return {"program": prog, "program_mask": torch.tensor(has_prog),
                 "rail": torch.tensor(rail), "rail_mask": torch.tensor(entry is not None)}
+
+
+def item_seed(seed: int, epoch: int, index: int) -> int:
+    """A 63-bit seed that depends on (seed, epoch, index) only (stable across processes and Python versions)."""
+    digest = hashlib.blake2b(f"{seed}:{epoch}:{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class EpochSampler(DistributedSampler):
+    """Training order from (seed, epoch) only, split across ranks, resumable mid-epoch.
+
+    Yields ``(epoch, index)`` pairs (the dataset seeds each item's augmentation from them). ``consumed`` counts
+    this rank's items the training loop has taken this epoch (``ARCDataModule.on_before_batch_transfer`` adds
+    each batch when the loop takes it, so batches prefetched but not trained on do not count); a new iterator
+    starts after them. Lightning calls ``set_epoch`` at each epoch start, which starts the count again.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int, num_replicas: int = 1, rank: int = 0):
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.consumed = 0
+
+    def __iter__(self):
+        epoch, start = self.epoch, self.consumed
+        order = list(super().__iter__())
+        return iter([(epoch, i) for i in order[start:]])
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.consumed = 0
+        super().set_epoch(epoch)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "consumed": self.consumed, "seed": self.seed, "num_replicas": self.num_replicas}
+
+    def load_state_dict(self, state: dict) -> None:
+        if (state["seed"], state["num_replicas"]) != (self.seed, self.num_replicas):
+            raise ValueError(f"the checkpoint's training order was drawn with seed {state['seed']} on "
+                             f"{state['num_replicas']} process(es); this run has seed {self.seed} on "
+                             f"{self.num_replicas}: resume with the same seed and devices")
+        self.epoch, self.consumed = int(state["epoch"]), int(state["consumed"])
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader with a position (its sampler's state) that Lightning saves in checkpoints and restores on resume
+    when its loops build the loader after the restore; ``ARCDataModule.state_dict`` carries the same position for
+    the other order (see there)."""
+
+    def state_dict(self) -> dict:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)
 
 
 def _augment_example(ex: dict, tgt: dict, k, perm) -> tuple[dict, dict]:
@@ -125,6 +186,8 @@ class ARCDataModule(LightningDataModule):
         self.num_workers, self.augment, self.keep_zero = num_workers, augment, keep_zero
         self.program_targets, self.depth, self.seed = program_targets, depth, seed
         self.train_set: TaskSet | None = None
+        self.train_sampler: EpochSampler | None = None
+        self._sampler_state: dict | None = None    # a checkpoint's loader position, for the next train loader
         self.test_set: TaskSet | None = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -144,9 +207,35 @@ class ARCDataModule(LightningDataModule):
             return json.load(f)
 
     def train_dataloader(self):
-        ds = LeaveOneOut(self.fit_tasks, self.max_train_demos, self.augment, self.keep_zero, self._programs(), self.depth)
-        return DataLoader(ds, self.batch_size, shuffle=True, collate_fn=collate_items, num_workers=self.num_workers,
-                          drop_last=len(ds) > self.batch_size)
+        ds = LeaveOneOut(self.fit_tasks, self.max_train_demos, self.augment, self.keep_zero, self._programs(), self.depth,
+                         self.seed)
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
+        self.train_sampler = EpochSampler(ds, self.seed, world, rank)
+        if self._sampler_state is not None:
+            self.train_sampler.load_state_dict(self._sampler_state)
+            self._sampler_state = None
+        # the loader's own generator: creating its iterator draws no number from the global RNG stream
+        return ResumableLoader(ds, self.batch_size, sampler=self.train_sampler, collate_fn=collate_items,
+                               num_workers=self.num_workers,
+                               drop_last=self.train_sampler.num_samples > self.batch_size,
+                               generator=torch.Generator().manual_seed(self.seed))
+
+    def state_dict(self) -> dict:
+        """The training loader's position, in every checkpoint. Needed besides Lightning's own copy of the loader's
+        state: ``configure_optimizers`` reads ``trainer.estimated_stepping_batches``, which builds the train loader
+        before the loops are restored, and Lightning then never hands that loader its saved state. The datamodule
+        is restored first, so its state reaches the sampler when the loader is built."""
+        return {"train_sampler": self.train_sampler.state_dict()} if self.train_sampler is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "train_sampler" in state:
+            self._sampler_state = dict(state["train_sampler"])
+
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        """The training loop takes a batch: count its items as consumed (the loader's resume position)."""
+        if self.trainer is not None and self.trainer.training:
+            self.train_sampler.consumed += len(batch["task_id"])
+        return batch
 
     def val_dataloader(self):
         ds = LeaveOneOut(self.val_tasks, self.max_train_demos, augment=False, depth=self.depth)
