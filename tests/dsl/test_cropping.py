@@ -1,36 +1,11 @@
-import torch
 
 from topas_lit.callbacks.sync_guard import HostReadGuard
-from topas_lit.data.tensors import pad_grids, unpad_grids
-from topas_lit.modules.dsl import PRIMITIVES
-from topas_lit.modules.dsl.registry import DemoTargets, GridBatch, apply_primitive
+from topas_lit.modules.dsl.registry import GridBatch, apply_primitive
 
-PRIMS = {p.name: p for p in PRIMITIVES if p.family == "cropping"}
+from dsl_helpers import candidates, family, run_fit
+from dsl_helpers import run_plain as run
 
-
-def run(name, grids):
-    cells, size = pad_grids(grids)
-    out, osize, ok = apply_primitive(PRIMS[name], GridBatch(cells, size), None)
-    return unpad_grids(out, osize), ok.tolist()
-
-
-def demos_for(tasks):
-    """tasks: list of candidates, each a list of (input, output or None) slots (same count per candidate)."""
-    g = len(tasks[0])
-    ins = [i for t in tasks for i, _ in t]
-    outs = [o if o is not None else [[0]] for t in tasks for _, o in t]
-    has = torch.tensor([[o is not None for _, o in t] for t in tasks])
-    ci, si = pad_grids(ins)
-    co, so = pad_grids(outs)
-    co = torch.where(has.view(-1, 1, 1), co, 10)
-    m = len(tasks)
-    return ci, si, DemoTargets(co.view(m, g, 30, 30), so.view(m, g, 2), has, torch.ones_like(has))
-
-
-def run_fit(name, tasks):
-    ci, si, demos = demos_for(tasks)
-    out, osize, ok = apply_primitive(PRIMS[name], GridBatch(ci, si), demos)
-    return unpad_grids(out, osize), ok.tolist()
+PRIMS = family("cropping")
 
 
 GRID = [[0, 0, 0, 0, 0, 0],
@@ -127,7 +102,7 @@ def test_crop_corner_fit():
 
 def test_no_host_reads():
     tasks = [[(GRID, [[2, 2], [2, 1]]), ([[0, 5], [5, 5]], None)], [([[0]], [[0]]), ([[0]], None)]]
-    ci, si, demos = demos_for(tasks)
+    ci, si, demos = candidates(tasks)
     with HostReadGuard("error"):
         g = GridBatch(ci, si)
         for prim in PRIMS.values():

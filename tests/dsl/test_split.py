@@ -1,36 +1,13 @@
 """Split family: halves combined cell-wise, and panels separated by lines (or square blocks)."""
-import torch
 
 from topas_lit.callbacks.sync_guard import HostReadGuard
-from topas_lit.data.tensors import pad_grids, unpad_grids
+from topas_lit.data.tensors import pad_grids
 from topas_lit.modules.dsl import PRIMITIVES
-from topas_lit.modules.dsl.registry import DemoTargets, GridBatch, apply_primitive
+from topas_lit.modules.dsl.registry import GridBatch, apply_primitive
+
+from dsl_helpers import one_task, run_plain
+from dsl_helpers import run_task as run
 from topas_lit.modules.dsl.split import panels
-
-BY_NAME = {p.name: p for p in PRIMITIVES}
-
-
-def batch(pairs, tests=()):
-    """One task: demo pairs then test inputs (whose targets are junk that would break a fit reading them)."""
-    ins = [i for i, _ in pairs] + list(tests)
-    outs = [o for _, o in pairs] + [[[7] * 3] * 3] * len(tests)
-    ci, si = pad_grids(ins)
-    co, so = pad_grids(outs)
-    g = len(ins)
-    has = torch.tensor([True] * len(pairs) + [False] * len(tests)).view(1, g)
-    return GridBatch(ci, si), DemoTargets(co.view(1, g, 30, 30), so.view(1, g, 2), has, torch.ones_like(has))
-
-
-def run(name, pairs, tests=()):
-    g, demos = batch(pairs, tests)
-    cells, size, ok = apply_primitive(BY_NAME[name], g, demos)
-    return unpad_grids(cells, size), ok.tolist()
-
-
-def plain(name, grids):
-    cells, size, ok = apply_primitive(BY_NAME[name], GridBatch(*pad_grids(grids)), None)
-    return unpad_grids(cells, size), ok.tolist()
-
 
 # left | 5 | right, each 2 x 2
 SEP = [[1, 0, 5, 1, 1],
@@ -66,9 +43,9 @@ def test_split_needs_middle_separator():
 
 
 def test_split_overlay():
-    out, ok = plain("split_lr_overlay", [SEP, HALF])
+    out, ok = run_plain("split_lr_overlay", [SEP, HALF])
     assert out == [[[1, 1], [0, 1]], [[1, 1], [1, 1]]] and ok == [True, True]
-    out, ok = plain("split_ud_overlay", [[[0, 2], [5, 5], [3, 3]]])
+    out, ok = run_plain("split_ud_overlay", [[[0, 2], [5, 5], [3, 3]]])
     assert out == [[[3, 2]]] and ok == [True]
 
 
@@ -103,23 +80,23 @@ def test_panel_layout():
 
 def test_panel_select():
     grid = grid_of([[Z, A, Z], [Z, Z, Z]])
-    assert plain("panel_odd", [grid]) == ([A], [True])
-    assert plain("panel_most", [grid]) == ([A], [True])
-    assert plain("panel_first", [grid]) == ([Z], [True])
-    assert plain("panel_last", [grid]) == ([Z], [True])
-    assert plain("panel_least", [grid])[1] == [False]  # five empty panels tie
+    assert run_plain("panel_odd", [grid]) == ([A], [True])
+    assert run_plain("panel_most", [grid]) == ([A], [True])
+    assert run_plain("panel_first", [grid]) == ([Z], [True])
+    assert run_plain("panel_last", [grid]) == ([Z], [True])
+    assert run_plain("panel_least", [grid])[1] == [False]  # five empty panels tie
     c3 = [[3, 3], [3, 0]]
-    assert plain("panel_least", [grid_of([[c3, A, c3]])]) == ([A], [True])
+    assert run_plain("panel_least", [grid_of([[c3, A, c3]])]) == ([A], [True])
     # odd one out by shape: same shapes in different colours, one different shape
     c = [[3, 0], [0, 3]]
-    assert plain("panel_odd", [grid_of([[A, c, B]])]) == ([B], [True])
-    assert plain("panel_odd", [grid_of([[A, B]])])[1] == [False]  # two panels: no odd one
+    assert run_plain("panel_odd", [grid_of([[A, c, B]])]) == ([B], [True])
+    assert run_plain("panel_odd", [grid_of([[A, B]])])[1] == [False]  # two panels: no odd one
 
 
 def test_background_separator_only_as_fallback():
     # background 1, separator lines of 0 (the background colour BG): used since no other colour qualifies
     grid = [[1, 1, 0, 1, 1], [1, 2, 0, 1, 1], [0, 0, 0, 0, 0], [1, 1, 0, 1, 1], [1, 1, 0, 1, 1]]
-    assert plain("panel_odd", [grid]) == ([[[1, 1], [1, 2]]], [True])
+    assert run_plain("panel_odd", [grid]) == ([[[1, 1], [1, 2]]], [True])
     # empty rows between objects are no panels when a coloured separator exists
     framed = grid_of([[A, Z, Z], [Z, Z, Z]])
     p = panels(GridBatch(*pad_grids([framed])))
@@ -128,22 +105,22 @@ def test_background_separator_only_as_fallback():
 
 def test_square_blocks_without_separator():
     grid = [[1, 1, 0, 2, 1, 1], [1, 1, 0, 0, 1, 1]]  # three 2x2 blocks, the middle one odd
-    assert plain("panel_odd", [grid]) == ([[[0, 2], [0, 0]]], [True])
+    assert run_plain("panel_odd", [grid]) == ([[[0, 2], [0, 0]]], [True])
 
 
 def test_panels_overlay_and_pixels():
     grid = grid_of([[A, Z], [B, Z]])
-    assert plain("panels_overlay", [grid]) == ([[[1, 2], [0, 1]]], [True])
+    assert run_plain("panels_overlay", [grid]) == ([[[1, 2], [0, 1]]], [True])
     solid = grid_of([[[[4, 4], [4, 4]], Z, Z], [Z, Z, [[6, 6], [6, 0]]]])
-    assert plain("panels_to_pixels", [solid]) == ([[[4, 0, 0], [0, 0, 6]]], [True])
+    assert run_plain("panels_to_pixels", [solid]) == ([[[4, 0, 0], [0, 0, 6]]], [True])
     uneven = [[0, 0, 5, 3], [5, 5, 5, 5], [1, 1, 5, 0]]  # panels of different sizes
-    assert plain("panels_to_pixels", [uneven]) == ([[[0, 3], [1, 0]]], [True])
-    assert plain("panels_overlay", [uneven])[1] == [False]
+    assert run_plain("panels_to_pixels", [uneven]) == ([[[0, 3], [1, 0]]], [True])
+    assert run_plain("panels_overlay", [uneven])[1] == [False]
 
 
 def test_guard_all_split_primitives():
     pairs = [(SEP, [[3, 0], [0, 0]]), (grid_of([[A, Z, Z], [Z, B, Z]]), [[1, 0], [0, 1]])]
-    g, demos = batch(pairs, tests=[HALF, [[0]]])
+    g, demos = one_task(pairs, tests=[HALF, [[0]]])
     for prim in PRIMITIVES:
         if prim.family != "split":
             continue
@@ -151,20 +128,3 @@ def test_guard_all_split_primitives():
             cells, size, ok = apply_primitive(prim, g, demos)
         assert cells.shape == (len(g), 30, 30) and ok.shape == (len(g),)
         assert (cells[ok] != 10).sum() == (size[ok].prod(1)).sum(), prim.name
-
-
-def test_junk_states_never_index_out_of_range():
-    """States another primitive marked not ok may hold junk (-1, PAD inside, 1xN shapes): nothing may crash."""
-    gen = torch.Generator().manual_seed(1)
-    m, g = 4, 3
-    cells = torch.randint(-1, 13, (m * g, 30, 30), generator=gen)
-    size = torch.randint(1, 31, (m * g, 2), generator=gen)
-    size[:3, 0] = 1
-    size[3:6, 1] = 1
-    target = torch.randint(0, 11, (m, g, 30, 30), generator=gen)
-    has = torch.rand(m, g, generator=gen) < 0.7
-    demos = DemoTargets(target, torch.randint(1, 31, (m, g, 2), generator=gen), has, torch.ones_like(has))
-    for prim in PRIMITIVES:
-        if prim.family == "split":
-            cells_out, size_out, ok = apply_primitive(prim, GridBatch(cells, size), demos)
-            assert cells_out.shape == cells.shape and ok.shape == (m * g,)
