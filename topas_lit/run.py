@@ -71,7 +71,8 @@ def save_final(trainer: Trainer) -> None:
     resumed after training finished goes straight to evaluation."""
     ckpt = trainer.checkpoint_callback
     if isinstance(ckpt, ModelCheckpoint) and ckpt.save_last and ckpt.dirpath and not trainer.interrupted:
-        trainer.save_checkpoint(str(Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}"))
+        trainer.save_checkpoint(str(Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}"),
+                                weights_only=False)    # full state (optimizer, loops): a resume continues
 
 
 def print_report(report: dict, out_dir: Path) -> None:
