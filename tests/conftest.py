@@ -14,11 +14,16 @@ os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
-def compose_cfg(overrides: list[str] | None = None):
+def compose_cfg(overrides: list[str] | None = None, guard: str | None = "error"):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("config", overrides=overrides or [])
     OmegaConf.set_struct(cfg, False)
     cfg.out_dir = "/tmp/topas-test"
+    # Tests run with the no-CPU-transfer guard raising (issue 5): any host read inside the model's forward
+    # fails the test that triggered it. guard=None, or an override naming sync_guard, keeps the config's own mode.
+    overridden = any("sync_guard" in o for o in overrides or [])
+    if guard is not None and not overridden and "sync_guard" in (cfg.get("callbacks") or {}):
+        cfg.callbacks.sync_guard.mode = guard
     return cfg
 
 

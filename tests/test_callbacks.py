@@ -29,7 +29,8 @@ from topas_lit.run import build_module
 TINY = ["+data.train.limit=20", "data.test.limit=2", "data.batch_size=2", "rail.depth=1", "module.eval.n_augment=1",
         "model.ebr.steps=1",
         "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "trainer.max_epochs=1"]
-QUIET = ["~callbacks.progress", "+trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false"]
+QUIET = ["~callbacks.progress", "+trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
+         "callbacks.sync_guard.mode=error"]                      # subprocess runs keep the tests' guard on too
 
 
 def tiny_run(tmp_path, callbacks, overrides=(), fit=True, test=False, ckpt_path=None, logger=None):
@@ -452,14 +453,15 @@ def test_per_batch_hooks_never_read_values_on_the_host():
 
 # ---- configs ----------------------------------------------------------------------------------------------------
 def test_default_callbacks_config_builds_all_callbacks_with_the_guard_off():
-    cfg = compose_cfg()
+    cfg = compose_cfg(guard=None)                                # the config users run, not the tests' guarded one
     cbs = {k: instantiate(v) for k, v in cfg.callbacks.items()}
     assert isinstance(cbs["dream_buffer"], DreamTokenBuffer) and cbs["dream_buffer"].sink == "file"
     assert isinstance(cbs["ebr_gate"], EBRGate) and cbs["ebr_gate"].train_gate == cfg.model.ebr.gate
     assert isinstance(cbs["rail_telemetry"], RailTelemetry)
     assert isinstance(cbs["sync_guard"], NoCPUTransferGuard) and cbs["sync_guard"].mode == "off"
     assert {"checkpoint", "progress"} <= set(cbs)
-    guarded = compose_cfg(["callbacks=guarded"])
+    assert instantiate(compose_cfg().callbacks.sync_guard).mode == "error"     # tests run guarded
+    guarded = compose_cfg(["callbacks=guarded"], guard=None)
     assert instantiate(guarded.callbacks.sync_guard).mode == "error" and "dream_buffer" in guarded.callbacks
 
 

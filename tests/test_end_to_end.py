@@ -8,7 +8,8 @@ import pytest
 from conftest import ROOT
 
 FAST = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
-        "data.train.limit=40", "data.test.limit=2", "rail.depth=1", "module.eval.n_augment=2"]
+        "data.train.limit=40", "data.test.limit=2", "rail.depth=1", "module.eval.n_augment=2",
+        "callbacks.sync_guard.mode=error"]   # the guard raises on any host read inside the forward
 
 
 def run_main(tmp_path, *overrides):

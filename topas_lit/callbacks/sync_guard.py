@@ -33,8 +33,9 @@ _THIS_FILE = os.path.abspath(__file__)
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 
 
-class HostReadError(RuntimeError):
-    """Raised when the guarded region reads tensor values on the host."""
+class HostReadError(Exception):
+    """Raised when the guarded region reads tensor values on the host. Not a RuntimeError, so the per-task
+    recovery of TTT (which catches RuntimeError) never hides it: a guarded run stops at the first host read."""
 
 
 def _caller() -> str:
