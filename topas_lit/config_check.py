@@ -28,6 +28,9 @@ SHORT_PRECISIONS = {"64": "64-true", "32": "32-true", "16": "16-mixed", "bf16": 
 TTT_WHEN_VERIFIED = ("skip", "run")
 
 
+MATMUL_PRECISIONS = ("highest", "high", "medium")     # torch.set_float32_matmul_precision
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` naming the first key whose value cannot work."""
     _check_rails(cfg.rail.order)
@@ -42,6 +45,7 @@ def validate(cfg: DictConfig) -> None:
         _check_choice(cfg, "callbacks.ebr_gate.ttt", GATES)
     _check_choice(cfg, "rail.ttt_when_verified", TTT_WHEN_VERIFIED)
     _check_choice(cfg, "module.nonfinite", NONFINITE_POLICIES)
+    _check_choice(cfg, "matmul_precision", MATMUL_PRECISIONS)
     _check_data(cfg.data)
 
 

@@ -17,7 +17,7 @@ from topas_lit.data.augment import deaugment, identity_perm, random_perm
 from topas_lit.data.tasks import Task
 from topas_lit.data.tensors import encode_example, stack_inputs, unpad_grids
 from topas_lit.eval.results import ResultStore
-from topas_lit.eval.scoring import attempt_correct
+from topas_lit.eval.scoring import attempt_correct, cell_accuracy
 from topas_lit.eval.voting import Candidate, vote
 from topas_lit.modules.dsl import OP_NAMES
 from topas_lit.modules.dsl.grid import N_COLOURS, PAD, S, inside
@@ -383,9 +383,10 @@ class TopasLitModule(LightningModule):
     def task_record(task: Task, votes: list[list], answers: list | None, ttt: dict, error: str | None) -> dict:
         attempts = [[v.grid for v in vs] + [vs[0].grid] * (2 - len(vs)) for vs in votes]
         correct = None if answers is None else [attempt_correct(a, ans) for a, ans in zip(attempts, answers)]
+        cells = None if answers is None else [cell_accuracy(a, ans) for a, ans in zip(attempts, answers)]
         return {"task_id": task.id, "attempts": attempts, "rails": [vs[0].rail for vs in votes],
                 "programs": [vs[0].program for vs in votes], "verified": [vs[0].verified > 0 for vs in votes],
-                "correct": correct, "error": error, "ttt": ttt}
+                "correct": correct, "cell_accuracy": cells, "error": error, "ttt": ttt}
 
     def task_inputs(self, tasks: list[Task]) -> tuple[dict[str, Tensor], list[int]]:
         """One model item per (task, test input); ``owner[n]`` is the index of item n's task."""

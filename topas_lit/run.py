@@ -34,6 +34,7 @@ def build_trainer(cfg: DictConfig) -> Trainer:
 
 def run(cfg: DictConfig) -> dict | None:
     seed_everything(cfg.seed, workers=True)
+    torch.set_float32_matmul_precision(cfg.matmul_precision)
     out_dir = Path(cfg.out_dir)
     dm = instantiate(cfg.data)
     module = build_module(cfg)
@@ -83,6 +84,8 @@ def print_report(report: dict, out_dir: Path) -> None:
     table.add_row("pass@2 per test input", f"{report['pass@2_per_test_input']:.3f} "
                   f"({report['test_inputs_solved']}/{report['test_inputs']})")
     table.add_row("pass@2 per task", f"{report['pass@2_per_task']:.3f} ({report['tasks_solved']}/{report['tasks']})")
+    if report.get("cell_accuracy_per_test_input") is not None:
+        table.add_row("cell accuracy (best of 2, 0 if wrong size)", f"{report['cell_accuracy_per_test_input']:.3f}")
     for rail, n in report["rail_counts"].items():
         table.add_row(f"answered by {rail}", str(n))
     if report["rejected_tasks"]:

@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from topas_lit.eval.scoring import pass_at_2
+from topas_lit.eval.scoring import mean_cell_accuracy, pass_at_2
 
 
 class ResultStore:
@@ -30,21 +30,8 @@ class ResultStore:
             with open(self.path, "r+b") as f:
                 f.truncate(data.rfind(b"\n") + 1)
 
-    def rank_files(self) -> list[Path]:
-        return sorted(self.folder.glob("tasks.rank*.jsonl"))
-
     def read_all(self) -> dict[str, dict]:
-        """Finished tasks from every rank's file, first record per task id. A line cut short by a kill is skipped."""
-        out: dict[str, dict] = {}
-        for file in self.rank_files():
-            with open(file) as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    out.setdefault(rec["task_id"], rec)
-        return out
+        return read_records(self.folder)
 
     def done(self) -> set[str]:
         return set(self.read_all())
@@ -71,6 +58,7 @@ class ResultStore:
         ttt = [r["ttt"] for r in ordered if r.get("ttt")]
         report = {
             **pass_at_2(ordered),
+            "cell_accuracy_per_test_input": mean_cell_accuracy(ordered),   # graded, secondary; not pass@2
             "tasks_evaluated": len(ordered), "tasks_missing": [t for t in task_order if t not in recs],
             "tasks_failed": {r["task_id"]: r["error"] for r in ordered if r.get("error")},
             "rejected_tasks": rejected,
@@ -87,6 +75,21 @@ class ResultStore:
         with open(self.run_dir / "report.json", "w") as f:
             json.dump(report, f, indent=2)
         return report
+
+
+def read_records(folder: Path) -> dict[str, dict]:
+    """Finished tasks from every rank's file in ``folder`` (``<run>/eval``), first record per task id.
+    A line cut short by a kill is skipped. Reads only: usable on a finished, running or read-only run."""
+    out: dict[str, dict] = {}
+    for file in sorted(Path(folder).glob("tasks.rank*.jsonl")):
+        with open(file) as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                out.setdefault(rec["task_id"], rec)
+    return out
 
 
 def _mean(xs: list[float]) -> float:

@@ -1,5 +1,7 @@
 """Exact-match scoring: a test input is solved when one of its (at most 2) attempts equals the answer grid,
-size included; a task is solved when all its test inputs are."""
+size included; a task is solved when all its test inputs are. Cell accuracy is a secondary, graded figure for
+seeing whether a change (TTT, EBR) moves answers toward the truth before exact matches move: the better of the
+two attempts' fraction of answer cells right, 0 for an attempt of the wrong size. It never enters pass@2."""
 from __future__ import annotations
 
 Grid = list[list[int]]
@@ -7,6 +9,21 @@ Grid = list[list[int]]
 
 def attempt_correct(attempts: list[Grid], answer: Grid) -> bool:
     return any(a == answer for a in attempts[:2])
+
+
+def cell_accuracy(attempts: list[Grid], answer: Grid) -> float:
+    def one(a: Grid) -> float:
+        if len(a) != len(answer) or any(len(r) != len(t) for r, t in zip(a, answer)):
+            return 0.0
+        cells = sum(len(t) for t in answer)
+        return sum(x == y for r, t in zip(a, answer) for x, y in zip(r, t)) / cells
+    return max(one(a) for a in attempts[:2])
+
+
+def mean_cell_accuracy(results: list[dict]) -> float | None:
+    """Mean over scored test inputs of the records' 'cell_accuracy' (None when no record has one)."""
+    accs = [c for r in results for c in (r.get("cell_accuracy") or [])]
+    return sum(accs) / len(accs) if accs else None
 
 
 def pass_at_2(results: list[dict]) -> dict:
