@@ -7,7 +7,7 @@
 #   gpu_tests  tests/gpu, profiler DtoH/sync count inside the forward
 #   pretrain the 60M model under bf16-mixed for PRETRAIN_MIN minutes on ARC-AGI-1 training (loss curve in CSV)
 #   eval_base  that checkpoint on the first EVAL_LIMIT (400) ARC-AGI-1 evaluation tasks without TTT
-#   eval_ttt   the same tasks with TTT (data.task_batch_size=1: one 60M copy adapts at a time, no OOM); stops
+#   eval_ttt   the same tasks with TTT (ttt.tasks_at_once=1 in the GPU experiment: no OOM); stops
 #              after TTT_LIMIT_S seconds and resumes where it stopped when the stage runs again (same folder)
 #   compare    both runs on the tasks both finished (scripts/compare_runs.py)
 #   eval       eval_base, eval_ttt, compare
@@ -55,7 +55,7 @@ eval_base|eval)
   cp outputs/gpu/eval_no_ttt/report.json "$OUT/eval_no_ttt.report.json" 2>/dev/null ;;&
 eval_ttt|eval)
   common=(+experiment=gpu logger=csv fit=false ckpt_path=$PRE/checkpoints/last.ckpt data.test.limit=${EVAL_LIMIT:-400})
-  step eval_ttt ${TTT_LIMIT_S:-400} $PY train.py "${common[@]}" module.ttt.enabled=true data.task_batch_size=1 \
+  step eval_ttt ${TTT_LIMIT_S:-400} $PY train.py "${common[@]}" module.ttt.enabled=true \
     hydra.run.dir=outputs/gpu/eval_ttt
   cat outputs/gpu/eval_ttt/eval/tasks.rank*.jsonl > "$OUT/eval_ttt.tasks.jsonl"
   cp outputs/gpu/eval_ttt/report.json "$OUT/eval_ttt.report.json" 2>/dev/null ;;&

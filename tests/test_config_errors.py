@@ -42,6 +42,7 @@ def test_shipped_configs_pass(overrides):
     (["module.nonfinite=ignore"], "module.nonfinite must be one of ['error', 'skip'], got 'ignore'"),
     (["module.nonfinite_check_every=0"], "module.nonfinite_check_every must be an integer >= 1, got 0"),
     (["matmul_precision=tf32"], "matmul_precision must be one of ['highest', 'high', 'medium'], got 'tf32'"),
+    (["module.ttt.tasks_at_once=0"], "module.ttt.tasks_at_once must be an integer >= 1, got 0"),
     (["trainer.precision=8-true"], "trainer.precision must be one of"),
     (["data=folder"], "data.path must be set"),
     (["data=folder", "data.path=/no/such/folder"], "data.test.path '/no/such/folder' is not a folder"),

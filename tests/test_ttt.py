@@ -34,31 +34,45 @@ def test_batched_adaptation_equals_one_task_at_a_time(tiny_model):
     assert all(not torch.equal(together[n][0], together[n][1]) for n in moved[:3])   # each task its own weights
 
 
-def test_no_leakage_between_tasks(tmp_path, monkeypatch):
-    """The live weights equal the start-of-test snapshot whenever a task's TTT starts and after it ends."""
+def watched_ttt_run(tmp_path, monkeypatch, *overrides):
+    """Evaluate 4 tasks with TTT in-process; record, at each call of module.adapt, how many tasks adapt together
+    and whether the live weights equal the start-of-test snapshot. -> (calls, records, weights unchanged at end)"""
     from lightning.pytorch import Trainer
     from topas_lit.data.datamodule import ARCDataModule
     from topas_lit.run import build_module
 
-    cfg = compose_cfg(EVAL + ["+experiment=ttt", "module.ttt.steps=2", "data.task_batch_size=1",
-                              "rail.ttt_when_verified=run"])
+    cfg = compose_cfg(EVAL + ["+experiment=ttt", "module.ttt.steps=2", "rail.ttt_when_verified=run", *overrides])
     cfg.module.results_dir = str(tmp_path)
     module = build_module(cfg)
     start = {n: p.detach().clone() for n, p in module.model.named_parameters()}
-    checks = []
+    calls = []
     real_adapt = module.adapt
 
     def adapt(tasks):
-        checks.append(all(torch.equal(p, start[n]) for n, p in module.model.named_parameters()))
+        calls.append((len(tasks), all(torch.equal(p, start[n]) for n, p in module.model.named_parameters())))
         return real_adapt(tasks)
 
     monkeypatch.setattr(module, "adapt", adapt)
     dm = ARCDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
     Trainer(logger=False, enable_progress_bar=False, inference_mode=False, accelerator="cpu").test(module, dm)
-    assert len(checks) == 4 and all(checks)
-    assert all(torch.equal(p, start[n]) for n, p in module.model.named_parameters())
     records = [json.loads(l) for l in (tmp_path / "eval" / "tasks.rank0.jsonl").read_text().splitlines()]
+    return calls, records, all(torch.equal(p, start[n]) for n, p in module.model.named_parameters())
+
+
+def test_no_leakage_between_tasks(tmp_path, monkeypatch):
+    """The live weights equal the start-of-test snapshot whenever a task's TTT starts and after it ends."""
+    calls, records, unchanged = watched_ttt_run(tmp_path, monkeypatch, "data.task_batch_size=1")
+    assert [n for n, _ in calls] == [1, 1, 1, 1] and all(ok for _, ok in calls) and unchanged
     assert all(r["ttt"]["steps"] == 2 for r in records if r["ttt"]["skipped"] is None)
+
+
+def test_tasks_adapt_in_chunks_of_tasks_at_once(tmp_path, monkeypatch):
+    """A batch of 4 tasks with ttt.tasks_at_once=3 adapts as 3 + 1 (the memory knob of the GPU experiment),
+    each chunk from the snapshot; every task still gets its steps and its own record."""
+    calls, records, unchanged = watched_ttt_run(tmp_path, monkeypatch, "data.task_batch_size=4",
+                                                "module.ttt.tasks_at_once=3")
+    assert [n for n, _ in calls] == [3, 1] and all(ok for _, ok in calls) and unchanged
+    assert len(records) == 4 and all(r["ttt"]["steps"] == 2 and r["error"] is None for r in records)
 
 
 def run(tmp_path, *extra, env=None):

@@ -18,7 +18,7 @@ __all__ = ["ConfigError", "validate"]
 # key -> smallest allowed value (integers); keys absent from the config are skipped
 COUNTS = {
     "rail.depth": 1, "rail.beam_width": 1, "rail.policy_topk": 1,
-    "module.ttt.steps": 0, "module.ttt.batch_size": 1,
+    "module.ttt.steps": 0, "module.ttt.batch_size": 1, "module.ttt.tasks_at_once": 1,
     "module.eval.n_augment": 1, "module.eval.search_augmentations": 0,
     "data.batch_size": 1, "data.task_batch_size": 1, "data.max_demos": 1, "data.max_train_demos": 1,
     "data.num_workers": 0, "model.ebr.steps": 0, "trainer.max_epochs": -1, "module.nonfinite_check_every": 1,
@@ -26,8 +26,6 @@ COUNTS = {
 PRECISIONS = ("64-true", "32-true", "16-true", "bf16-true", "16-mixed", "bf16-mixed")
 SHORT_PRECISIONS = {"64": "64-true", "32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}  # Lightning's aliases
 TTT_WHEN_VERIFIED = ("skip", "run")
-
-
 MATMUL_PRECISIONS = ("highest", "high", "medium")     # torch.set_float32_matmul_precision
 
 

@@ -328,39 +328,9 @@ class TopasLitModule(LightningModule):
         ttt_info = [{"steps": 0, "skipped": runs_ttt[i], "seconds": 0.0} for i in range(len(tasks))]
         errors: list[str | None] = [None] * len(tasks)
         adapt = [i for i in range(len(tasks)) if runs_ttt[i] is None]
-        if adapt:
-            t1 = time.perf_counter()
-            try:
-                stacked, _ = self.adapt([tasks[i] for i in adapt])
-            except TTT_ERRORS as err:
-                stacked = None
-                for i in adapt:
-                    errors[i] = f"TTT failed: {type(err).__name__}: {err}"
-                    ttt_info[i]["skipped"] = "error"
-                log.warning("TTT failed for task(s) %s (%s: %s); they keep their un-adapted predictions",
-                            [tasks[i].id for i in adapt], type(err).__name__, err)
-                self.after_ttt_error(err)
-            per_task = (time.perf_counter() - t1) / len(adapt)
-            for j, i in enumerate(adapt):
-                items = [n for n, o in enumerate(owner) if o == i]
-                t2 = time.perf_counter()
-                if stacked is not None:
-                    try:
-                        self.adapter.load(stacked, j)
-                        adapted = self.predict_adapted(select(inputs, items), range(0, passes))
-                        cands.update((n, [c for c in first[n] if c.verified] + got) for n, got in zip(items, adapted))
-                        ttt_info[i]["steps"] = self.ttt_cfg["steps"]
-                    except TTT_ERRORS as err:
-                        errors[i] = f"prediction after TTT failed: {type(err).__name__}: {err}"
-                        ttt_info[i]["skipped"] = "error"
-                        log.warning("prediction after TTT failed for task %s (%s: %s)", tasks[i].id,
-                                    type(err).__name__, err)
-                        self.after_ttt_error(err)
-                    finally:
-                        self.restore_weights()
-                ttt_info[i]["seconds"] = per_task + time.perf_counter() - t2
-                if errors[i] is not None:                   # fall back to the un-adapted predictions
-                    cands.update((n, first[n]) for n in items)
+        at_once = ttt_cfg.get("tasks_at_once") or len(adapt) or 1
+        for c in range(0, len(adapt), at_once):         # adapt in chunks of ttt.tasks_at_once tasks (memory)
+            self.adapt_and_predict(tasks, adapt[c:c + at_once], inputs, owner, passes, first, cands, ttt_info, errors)
         for i, task in enumerate(tasks):
             items = [n for n, o in enumerate(owner) if o == i]
             ttt, error = ttt_info[i], errors[i]
@@ -378,6 +348,44 @@ class TopasLitModule(LightningModule):
         if self._tally[1]:
             self.log("pass@2", self._tally[0] / self._tally[1], prog_bar=True, on_step=True, on_epoch=False,
                      logger=False, batch_size=len(tasks))
+
+    def adapt_and_predict(self, tasks: list[Task], adapt: list[int], inputs: dict[str, Tensor], owner: list[int],
+                          passes: int, first: list, cands: dict, ttt_info: list[dict], errors: list) -> None:
+        """TTT for tasks[i], i in ``adapt``, all at once (each its own weights), then each task's predictions with
+        its weights loaded and the snapshot restored. A failure is recorded per task; they keep the un-adapted
+        predictions."""
+        t1 = time.perf_counter()
+        try:
+            stacked, _ = self.adapt([tasks[i] for i in adapt])
+        except TTT_ERRORS as err:
+            stacked = None
+            for i in adapt:
+                errors[i] = f"TTT failed: {type(err).__name__}: {err}"
+                ttt_info[i]["skipped"] = "error"
+            log.warning("TTT failed for task(s) %s (%s: %s); they keep their un-adapted predictions",
+                        [tasks[i].id for i in adapt], type(err).__name__, err)
+            self.after_ttt_error(err)
+        per_task = (time.perf_counter() - t1) / len(adapt)
+        for j, i in enumerate(adapt):
+            items = [n for n, o in enumerate(owner) if o == i]
+            t2 = time.perf_counter()
+            if stacked is not None:
+                try:
+                    self.adapter.load(stacked, j)
+                    adapted = self.predict_adapted(select(inputs, items), range(0, passes))
+                    cands.update((n, [c for c in first[n] if c.verified] + got) for n, got in zip(items, adapted))
+                    ttt_info[i]["steps"] = self.ttt_cfg["steps"]
+                except TTT_ERRORS as err:
+                    errors[i] = f"prediction after TTT failed: {type(err).__name__}: {err}"
+                    ttt_info[i]["skipped"] = "error"
+                    log.warning("prediction after TTT failed for task %s (%s: %s)", tasks[i].id,
+                                type(err).__name__, err)
+                    self.after_ttt_error(err)
+                finally:
+                    self.restore_weights()
+            ttt_info[i]["seconds"] = per_task + time.perf_counter() - t2
+            if errors[i] is not None:                   # fall back to the un-adapted predictions
+                cands.update((n, first[n]) for n in items)
 
     @staticmethod
     def task_record(task: Task, votes: list[list], answers: list | None, ttt: dict, error: str | None) -> dict:
