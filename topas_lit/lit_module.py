@@ -409,27 +409,33 @@ class TopasLitModule(LightningModule):
     @torch.no_grad()
     def predict_candidates(self, inputs: dict[str, Tensor], passes: range, rails: bool = True) -> list[list[Candidate]]:
         """Forward under the given augmentation passes (rails on the first ``eval.search_augmentations`` when
-        ``rails``), invert each prediction, move everything to the host once, and return each item's candidates."""
+        ``rails``), invert each prediction, move everything to the host once, and return each item's candidates.
+        Passes alike in their rails setting run as one forward over all their copies of the items."""
         b = inputs["test_in"].shape[0]
         ks, perms = self.augmentations(self.eval_cfg["n_augment"])
-        grids, sizes, verified, conf, rail_codes, progs = [], [], [], [], [], []
-        for a in passes:
-            k = ks[a].expand(b).to(self.device)
-            perm = perms[a].expand(b, -1).to(self.device)
-            out = self.infer(augment_inputs(inputs, k, perm), rails=rails and a < self.eval_cfg["search_augmentations"])
+        with_rails = [a for a in passes if rails and a < self.eval_cfg["search_augmentations"]]
+        per_pass = {}
+        for group, search in ((with_rails, True), ([a for a in passes if a not in with_rails], False)):
+            if not group:
+                continue
+            n = len(group) * b                                       # items of all passes in the group
+            k = torch.cat([ks[a].expand(b) for a in group]).to(self.device)
+            perm = torch.cat([perms[a].expand(b, -1) for a in group]).to(self.device)
+            copies = {key: v.repeat(len(group), *([1] * (v.dim() - 1))) for key, v in inputs.items()}
+            out = self.infer(augment_inputs(copies, k, perm), rails=search)
             ex = out.extras
             cells, size = deaugment(out.attempts.flatten(0, 1), ex["attempt_size"].flatten(0, 1),
-                                    k.repeat_interleave(2, output_size=2 * b),
-                                    perm.repeat_interleave(2, 0, output_size=2 * b))
-            grids.append(cells.view(b, 2, S, S))
-            sizes.append(size.view(b, 2, 2))
-            verified.append(torch.stack([ex["solved"], ex["second_verified"]], 1))
+                                    k.repeat_interleave(2, output_size=2 * n),
+                                    perm.repeat_interleave(2, 0, output_size=2 * n))
             prob = out.logits.softmax(-1).amax(-1)
             keep = inside(ex["painter_size"]).to(prob.dtype)
             p_conf = (prob * keep).sum((1, 2)) / keep.sum((1, 2))
-            conf.append(torch.where(ex["solved"], torch.ones_like(p_conf), p_conf))
-            rail_codes.append(ex["rail"])
-            progs.append(ex["program"])
+            results = (cells.view(n, 2, S, S), size.view(n, 2, 2),
+                       torch.stack([ex["solved"], ex["second_verified"]], 1),
+                       torch.where(ex["solved"], torch.ones_like(p_conf), p_conf), ex["rail"], ex["program"])
+            for j, a in enumerate(group):
+                per_pass[a] = [x[j * b:(j + 1) * b] for x in results]
+        grids, sizes, verified, conf, rail_codes, progs = zip(*(per_pass[a] for a in passes))
         n_pass = len(grids)
         g, sz, ver, cf, rc, pg = [torch.stack(x, 1).cpu() for x in (grids, sizes, verified, conf, rail_codes, progs)]
         flat = unpad_grids(g.flatten(0, 2), sz.flatten(0, 2))
@@ -449,7 +455,7 @@ class TopasLitModule(LightningModule):
 
     # ---- TTT ----------------------------------------------------------------------------------------------
     def adapt(self, tasks: list[Task]) -> tuple[dict[str, Tensor], Tensor]:
-        """Adapt a copy of the chosen parameters per task, all tasks at once (vmap)."""
+        """Adapt a copy of the chosen parameters per task, all tasks at once (vmap over tasks when several)."""
         return self.adapter.adapt(tasks, self.device)
 
     def predict_adapted(self, inputs: dict[str, Tensor], passes: range) -> list[list[Candidate]]:

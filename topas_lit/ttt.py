@@ -1,8 +1,8 @@
 """Per-task test-time training, several tasks at once: each task adapts its own copy of the chosen parameters.
 
 The task copies are stacked on a leading task dimension and trained together with ``torch.func.vmap`` over a
-functional call of the model (``grad_and_value`` of the leave-one-out loss), with a functional AdamW on the
-stacks. Each task sees the same batches (its own seeded generator) whether it adapts alone or with others,
+functional call of the model (``grad_and_value`` of the leave-one-out loss; a single task skips vmap), with a
+functional AdamW on the stacks. Each task sees the same batches (its own seeded generator) whether it adapts alone or with others,
 and gets the same gradients up to float rounding: batching changes the speed, not what a task learns. Nothing here touches the live weights: ``load`` copies one task's
 adapted values in place, and the caller restores the snapshot afterwards.
 """
@@ -85,6 +85,25 @@ class TaskAdapter:
         out = functional_call(self.model, params, (inputs,), {"rails": False}, strict=False)
         return ttt_loss(out, targets)
 
+    def step_fn(self, t_n: int):
+        """(stacked params, stacked inputs, stacked targets) -> (stacked grads, losses [T]). Several tasks: vmap
+        over the task dimension, with the math SDPA kernel (it has batching rules). One task: a plain
+        ``grad_and_value`` on the squeezed stacks, free of vmap's per-op cost and with any SDPA kernel."""
+        if t_n > 1:
+            vmapped = vmap(grad_and_value(self._loss))
+
+            def step(params, inputs, targets):
+                with sdpa_kernel(SDPBackend.MATH):
+                    return vmapped(params, inputs, targets)
+            return step
+        plain = grad_and_value(self._loss)
+
+        def step(params, inputs, targets):
+            grads, loss = plain({n: v[0] for n, v in params.items()}, {k: v[0] for k, v in inputs.items()},
+                                {k: v[0] for k, v in targets.items()})
+            return {n: g[None] for n, g in grads.items()}, loss[None]
+        return step
+
     def adapt(self, tasks: list[Task], device) -> tuple[dict[str, Tensor], Tensor]:
         """Adapt one copy of the parameters per task. -> (stacked params [T, ...] by name, final losses [T])."""
         t_n = len(tasks)
@@ -94,7 +113,7 @@ class TaskAdapter:
         v2 = {n: torch.zeros_like(v) for n, v in stacked.items()}
         gens = [torch.Generator().manual_seed(self.seed) for _ in tasks]
         demos = [list(t.demos)[: self.max_demos] for t in tasks]
-        step_fn = vmap(grad_and_value(self._loss))
+        step_fn = self.step_fn(t_n)
         b1, b2 = self.betas
         losses = torch.zeros(t_n, device=device)
         gate = self.model.ebr.gate
@@ -107,9 +126,9 @@ class TaskAdapter:
                 inputs = {k: torch.stack([pad_inputs(b["inputs"], self.batch_size, width)[k] for b in batches]).to(device)
                           for k in batches[0]["inputs"]}
                 targets = {k: torch.stack([b["targets"][k] for b in batches]).to(device) for k in batches[0]["targets"]}
-                # the math SDPA kernel has vmap batching rules; autocast is off because its casts break the
-                # backward of vmapped linear/softmax (dtype mismatch): the per-task copies adapt in fp32
-                with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), torch.autocast(torch.device(device).type, enabled=False):
+                # fp32 (autocast off): its casts break the backward of vmapped linear/softmax (dtype mismatch),
+                # and a task learns the same whether it adapts alone or with others
+                with torch.enable_grad(), torch.autocast(torch.device(device).type, enabled=False):
                     grads, losses = step_fn(stacked, inputs, targets)
                 with torch.no_grad():                                      # AdamW on the stacks, per task
                     for n in stacked:
