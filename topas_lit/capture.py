@@ -78,7 +78,8 @@ class GraphedForward:
     def __call__(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
         b, d = inputs["demo_mask"].shape
         padded = pad_inputs(inputs, bucket_items(b), bucket_demos(d))
-        key = (rails, tuple((k, tuple(v.shape)) for k, v in sorted(padded.items())))
+        # the EBR gate is host state the graph bakes in (after TTT it can differ from the eval gate)
+        key = (rails, self.model.ebr.gate, tuple((k, tuple(v.shape)) for k, v in sorted(padded.items())))
         if key not in self.graphs:
             self.graphs[key] = self.capture(padded, rails)
         static_in, graph, static_out = self.graphs[key]

@@ -51,3 +51,23 @@ def test_cuda_graph_forward_matches_eager(model):
         out = graphed(inputs)
     assert torch.equal(out.grid, eager.grid) and torch.equal(out.extras["rail"], eager.extras["rail"])
     assert torch.equal(out.extras["program"], eager.extras["program"])
+
+
+def test_cuda_graph_forward_follows_the_ebr_gate(model):
+    """The gate is host state a captured graph bakes in; after TTT predictions can run under another gate than
+    evaluation's, so each gate gets its own graph: always -> never -> always each match eager."""
+    from common import eval_batch
+    from topas_lit.capture import GraphedForward
+    inputs = eval_batch(3, 3, "cuda")
+    graphed = GraphedForward(model)
+    start = model.ebr.gate
+    try:
+        for gate in ("always", "never", "always"):
+            model.ebr.set_gate(gate)
+            with torch.no_grad():
+                eager = model(inputs, rails=False)
+            out = graphed(inputs, rails=False)
+            assert torch.equal(out.extras["ebr_applied"], eager.extras["ebr_applied"]), gate
+            assert torch.equal(out.grid, eager.grid), gate
+    finally:
+        model.ebr.set_gate(start)

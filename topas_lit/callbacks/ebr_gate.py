@@ -1,7 +1,8 @@
 """EBRGate: the EBR gating policy per phase, and how often EBR ran and changed the answer.
 
 Training: ``never`` for the first ``warmup_epochs`` epochs (the energy net is untrained), then ``train``.
-Validation, test and predict: ``eval``. TTT adaptation inside test: ``ttt`` (through ``pl_module.ttt_ebr_gate``).
+Validation, test and predict: ``eval``. Predictions after a task's TTT: ``ttt`` (through ``pl_module.ttt_ebr_gate``;
+the adaptation steps themselves always run with ``never``: the TTT loss reads the painter's logits).
 Counts accumulate on the device, never read per batch: from the step outputs in training/validation; in test,
 from every evaluation output, through ``pl_module.eval_listeners`` (it sees CUDA-graph replays too, which no
 module hook does; TTT steps are not evaluation forwards). Logged at epoch end as ``ebr/<phase>/applied_rate``
