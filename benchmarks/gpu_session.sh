@@ -30,6 +30,14 @@ step() {  # step <name> <timeout_s> <command...>: run, log to $OUT/<name>.log, r
   echo "== $name: rc=$rc, $(( $(date +%s) - t0 )) s"
   tail -n 25 "$OUT/$name.log" | grep -v "Warning\|warn(" | tail -n 14
 }
+evaluate() {  # evaluate <name> <timeout_s> [overrides...]: the pretrained checkpoint on the first EVAL_LIMIT
+  # ARC-AGI-1 evaluation tasks into outputs/gpu/<name>; a cut-off run resumes there when called again
+  local name=$1 limit=$2; shift 2
+  step "$name" "$limit" $PY train.py +experiment=gpu logger=csv fit=false ckpt_path=$PRE/checkpoints/last.ckpt \
+    data.test.limit=${EVAL_LIMIT:-400} hydra.run.dir=outputs/gpu/$name "$@"
+  cat outputs/gpu/$name/eval/tasks.rank*.jsonl > "$OUT/$name.tasks.jsonl"
+  cp outputs/gpu/$name/report.json "$OUT/$name.report.json" 2>/dev/null
+}
 PRE=outputs/gpu/pretrain60m      # under the repo: kept between calls while the machine stays warm
 
 for stage in "${@:-checks}"; do
@@ -54,16 +62,9 @@ pretrain)
     "+trainer.max_time='00:00:$(printf %02d ${PRETRAIN_MIN:-4}):00'" hydra.run.dir=$PRE
   cp $PRE/csv/*/metrics.csv "$OUT/pretrain_metrics.csv" 2>/dev/null || find $PRE -name metrics.csv -exec cp {} "$OUT/pretrain_metrics.csv" \; ;;
 eval_base|eval)
-  common=(+experiment=gpu logger=csv fit=false ckpt_path=$PRE/checkpoints/last.ckpt data.test.limit=${EVAL_LIMIT:-400})
-  step eval_no_ttt ${BASE_LIMIT_S:-280} $PY train.py "${common[@]}" hydra.run.dir=outputs/gpu/eval_no_ttt
-  cat outputs/gpu/eval_no_ttt/eval/tasks.rank*.jsonl > "$OUT/eval_no_ttt.tasks.jsonl"
-  cp outputs/gpu/eval_no_ttt/report.json "$OUT/eval_no_ttt.report.json" 2>/dev/null ;;&
+  evaluate eval_no_ttt ${BASE_LIMIT_S:-280} ;;&
 eval_ttt|eval)
-  common=(+experiment=gpu logger=csv fit=false ckpt_path=$PRE/checkpoints/last.ckpt data.test.limit=${EVAL_LIMIT:-400})
-  step eval_ttt ${TTT_LIMIT_S:-400} $PY train.py "${common[@]}" module.ttt.enabled=true \
-    hydra.run.dir=outputs/gpu/eval_ttt
-  cat outputs/gpu/eval_ttt/eval/tasks.rank*.jsonl > "$OUT/eval_ttt.tasks.jsonl"
-  cp outputs/gpu/eval_ttt/report.json "$OUT/eval_ttt.report.json" 2>/dev/null ;;&
+  evaluate eval_ttt ${TTT_LIMIT_S:-400} module.ttt.enabled=true ;;&
 compare|eval)
   step compare 60 $PY scripts/compare_runs.py outputs/gpu/eval_no_ttt outputs/gpu/eval_ttt --names "no TTT" TTT \
     --json "$OUT/compare.json" ;;

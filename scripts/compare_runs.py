@@ -12,33 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from topas_lit.eval.results import read_records  # noqa: E402
-from topas_lit.eval.scoring import mean_cell_accuracy, pass_at_2  # noqa: E402
+from topas_lit.eval.results import read_records, summarize  # noqa: E402
 
 
 def records_of(run: Path) -> dict[str, dict]:
     if not any((run / "eval").glob("tasks.rank*.jsonl")):
         raise SystemExit(f"error: no per-task records under {run / 'eval'} (is {run} an evaluation run folder?)")
     return read_records(run / "eval")
-
-
-def summary(records: list[dict]) -> dict:
-    ttt = [r["ttt"] for r in records if r.get("ttt")]
-    return {
-        **pass_at_2(records),
-        "cell_accuracy_per_test_input": mean_cell_accuracy(records),
-        "seconds_per_task": sum(r["seconds"] for r in records) / len(records),
-        "seconds_total": sum(r["seconds"] for r in records),
-        "ttt_tasks_adapted": sum(1 for t in ttt if t["steps"] > 0),
-        "ttt_tasks_skipped": dict(Counter(t["skipped"] for t in ttt if t["skipped"])),
-        "tasks_failed": sum(1 for r in records if r.get("error")),
-    }
 
 
 def main() -> None:
@@ -53,14 +38,14 @@ def main() -> None:
     print(f"tasks finished: {names[0]} {len(recs[0])}, {names[1]} {len(recs[1])}; scored in both: {len(common)}")
     result = {"tasks": common, "runs": {}}
     for name, rec in zip(names, recs):
-        s = summary([rec[t] for t in common])
+        s = summarize([rec[t] for t in common])
         result["runs"][name] = s
         cell = s["cell_accuracy_per_test_input"]
         print(f"{name:>12}: pass@2 per test input {s['pass@2_per_test_input']:.3f} "
               f"({s['test_inputs_solved']}/{s['test_inputs']}), per task {s['pass@2_per_task']:.3f} "
               f"({s['tasks_solved']}/{s['tasks']}), cell accuracy {'n/a' if cell is None else f'{cell:.4f}'}, "
-              f"{s['seconds_per_task']:.2f} s/task ({s['seconds_total']:.0f} s), "
-              f"TTT adapted {s['ttt_tasks_adapted']}, skipped {s['ttt_tasks_skipped']}, failed {s['tasks_failed']}")
+              f"{s['seconds_per_task']:.2f} s/task ({s['seconds_per_task'] * len(common):.0f} s), "
+              f"TTT adapted {s['ttt_tasks_adapted']}, skipped {s['ttt_tasks_skipped']}, failed {len(s['tasks_failed'])}")
     solved = [{t for t in common if all(r[t]["correct"])} for r in recs]
     result["only"] = {names[0]: sorted(solved[0] - solved[1]), names[1]: sorted(solved[1] - solved[0])}
     for name, only in result["only"].items():

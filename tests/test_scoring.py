@@ -55,7 +55,7 @@ def test_compare_runs_scores_the_tasks_both_runs_finished(tmp_path):
         store = ResultStore(tmp_path / name)
         for task_id, correct, acc in recs:
             store.append({"task_id": task_id, "correct": correct, "cell_accuracy": acc, "seconds": 1.0,
-                          "ttt": {"steps": 2, "skipped": None, "seconds": 0.5}, "error": None})
+                          "rails": ["painter"], "ttt": {"steps": 2, "skipped": None, "seconds": 0.5}, "error": None})
         return tmp_path / name
 
     a = run("a", [("t1", [True], [1.0]), ("t2", [False], [0.5]), ("t3", [False], [0.0])])

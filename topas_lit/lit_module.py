@@ -275,9 +275,7 @@ class TopasLitModule(LightningModule):
             self._snapshot = [p.clone() for p in self.model.parameters()]
         self.store = ResultStore(self.results_dir or ".", self.global_rank)
         self._forward_fn = inference_forward(self.model, self.model.compile_mode, self.device)
-        cfg = self.ttt_cfg
-        self.adapter = TaskAdapter(self.model, cfg["modules"], cfg["steps"], cfg["lr"], cfg["weight_decay"],
-                                   cfg["batch_size"], cfg["augment"], cfg["seed"], self.trainer.datamodule.max_train_demos)
+        self.adapter = TaskAdapter.from_config(self.model, self.ttt_cfg, self.trainer.datamodule.max_train_demos)
         self._done = self.store.done()
         self._tally = [0, 0]  # test inputs solved, scored
         self.model.eval()

@@ -2,11 +2,14 @@
 
 The task copies are stacked on a leading task dimension and trained together with ``torch.func.vmap`` over a
 functional call of the model (``grad_and_value`` of the leave-one-out loss; a single task skips vmap), with a
-functional AdamW on the stacks. Each task sees the same batches (its own seeded generator) whether it adapts alone or with others,
-and gets the same gradients up to float rounding: batching changes the speed, not what a task learns. Nothing here touches the live weights: ``load`` copies one task's
-adapted values in place, and the caller restores the snapshot afterwards.
+functional AdamW on the stacks. Each task sees the same batches (its own seeded generator) whether it adapts
+alone or with others, and gets the same gradients up to float rounding: batching changes the speed, not what a
+task learns. Nothing here touches the live weights: ``load`` copies one task's adapted values in place, and the
+caller restores the snapshot afterwards.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -77,6 +80,12 @@ class TaskAdapter:
                 raise ValueError(f"ttt.modules names no module of the model: {unknown}")
             self.names = [n for n in named if any(n.startswith(m + ".") for m in modules)]
         self.params = {n: named[n] for n in self.names}
+
+    @classmethod
+    def from_config(cls, model: TopasModel, ttt: Mapping, max_demos: int) -> "TaskAdapter":
+        """From the ``module.ttt`` config; ``max_demos``: the training context size (data.max_train_demos)."""
+        return cls(model, ttt["modules"], ttt["steps"], ttt["lr"], ttt["weight_decay"], ttt["batch_size"],
+                   ttt["augment"], ttt["seed"], max_demos)
 
     def adaptable(self, task: Task) -> bool:
         return len(task.demos) >= 2

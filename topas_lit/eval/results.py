@@ -53,28 +53,36 @@ class ResultStore:
         with open(self.run_dir / "results.jsonl", "w") as f:
             for r in ordered:
                 f.write(json.dumps(r) + "\n")
-        rails = Counter(rail for r in ordered for rail in r["rails"])
-        n_inputs = sum(rails.values())
-        ttt = [r["ttt"] for r in ordered if r.get("ttt")]
         report = {
-            **pass_at_2(ordered),
-            "cell_accuracy_per_test_input": mean_cell_accuracy(ordered),   # graded, secondary; not pass@2
-            "tasks_evaluated": len(ordered), "tasks_missing": [t for t in task_order if t not in recs],
-            "tasks_failed": {r["task_id"]: r["error"] for r in ordered if r.get("error")},
+            **summarize(ordered),
+            "tasks_missing": [t for t in task_order if t not in recs],
             "rejected_tasks": rejected,
-            "rail_counts": dict(sorted(rails.items())),
-            "rail_freq": {k: v / n_inputs for k, v in sorted(rails.items())} if n_inputs else {},
-            "ttt_tasks_adapted": sum(1 for t in ttt if t["steps"] > 0),
-            "ttt_tasks_skipped": dict(Counter(t["skipped"] for t in ttt if t["skipped"])),
-            "ttt_steps_per_task": _mean([t["steps"] for t in ttt]),
-            "ttt_seconds_per_task": _mean([t["seconds"] for t in ttt]),
-            "seconds_per_task": _mean([r["seconds"] for r in ordered]),
             "ranks": dict(Counter(r["rank"] for r in ordered)),
             **(extra or {}),
         }
         with open(self.run_dir / "report.json", "w") as f:
             json.dump(report, f, indent=2)
         return report
+
+
+def summarize(records: list[dict]) -> dict:
+    """The figures of a set of task records: pass@2, cell accuracy, failures, rails, TTT and time per task."""
+    rails = Counter(rail for r in records for rail in r["rails"])
+    n_inputs = sum(rails.values())
+    ttt = [r["ttt"] for r in records if r.get("ttt")]
+    return {
+        **pass_at_2(records),
+        "cell_accuracy_per_test_input": mean_cell_accuracy(records),   # graded, secondary; not pass@2
+        "tasks_evaluated": len(records),
+        "tasks_failed": {r["task_id"]: r["error"] for r in records if r.get("error")},
+        "rail_counts": dict(sorted(rails.items())),
+        "rail_freq": {k: v / n_inputs for k, v in sorted(rails.items())} if n_inputs else {},
+        "ttt_tasks_adapted": sum(1 for t in ttt if t["steps"] > 0),
+        "ttt_tasks_skipped": dict(Counter(t["skipped"] for t in ttt if t["skipped"])),
+        "ttt_steps_per_task": _mean([t["steps"] for t in ttt]),
+        "ttt_seconds_per_task": _mean([t["seconds"] for t in ttt]),
+        "seconds_per_task": _mean([r["seconds"] for r in records]),
+    }
 
 
 def read_records(folder: Path) -> dict[str, dict]:
