@@ -242,11 +242,15 @@ class ARCDataModule(LightningDataModule):
         return DataLoader(ds, self.batch_size, shuffle=False, collate_fn=collate_items, num_workers=self.num_workers)
 
     def test_dataloader(self):
-        ds = TaskList(self.test_set.tasks)
-        sampler = None
-        if self.trainer is not None and self.trainer.world_size > 1:
-            # each task on exactly one rank: no padded duplicates
-            sampler = UnrepeatedDistributedSampler(ds, num_replicas=self.trainer.world_size,
-                                                   rank=self.trainer.global_rank, shuffle=False)
-        return DataLoader(ds, self.task_batch_size, shuffle=False, sampler=sampler, collate_fn=TaskBatch,
-                          num_workers=0)
+        return task_loader(self.test_set.tasks, self.task_batch_size, self.trainer)
+
+
+def task_loader(tasks: list[Task], task_batch_size: int, trainer) -> DataLoader:
+    """Evaluation batches of whole tasks; under several processes each task goes to exactly one rank (no padded
+    duplicates)."""
+    ds = TaskList(tasks)
+    sampler = None
+    if trainer is not None and trainer.world_size > 1:
+        sampler = UnrepeatedDistributedSampler(ds, num_replicas=trainer.world_size, rank=trainer.global_rank,
+                                               shuffle=False)
+    return DataLoader(ds, task_batch_size, shuffle=False, sampler=sampler, collate_fn=TaskBatch, num_workers=0)

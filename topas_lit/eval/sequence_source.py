@@ -1,0 +1,188 @@
+"""The sequence solver as a candidate source: decode every test input under many augmentations, invert, count.
+
+For each test input: ``n_augment`` views (identity first, then dihedral transforms x colour permutations that keep
+the task's output-only colours fixed), each decoded greedily under the grid grammar with the task's embedding row
+(row 0 when the task was never trained on, or ``use_task_rows`` is off). Every finished decode is inverted back
+to the original frame and becomes a candidate; identical grids are counted by the evaluator's vote. A candidate's
+confidence is its decode's log-likelihood (mean over the views that produced it, in the vote). Copies of the test
+input are dropped (``drop_input_copies``: an ARC answer never equals its input).
+
+With ``model.ebr.views > 0`` (the EBR stage), the distinct candidates of a test input are also scored under that
+many views (product of experts: minus the mean log-likelihood over views = the energy, kept on each candidate);
+with ``model.ebr.rank=energy`` each distinct grid is proposed once with confidence -energy, so the energy ranks
+them instead of the vote count.
+
+Work is batched over all the tasks of a call: items are sorted by prompt length and decoded in chunks whose KV
+cache fits ``max_cache_tokens``; each chunk's results reach the host once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from topas_lit.data.augment import deaugment, augment
+from topas_lit.data.sequences import MAX_OUTPUT_TOKENS, pair_length, permutable_colours, random_colour_perms
+from topas_lit.data.tasks import Task
+from topas_lit.data.tensors import pad_grids, unpad_grids
+from topas_lit.eval.voting import Candidate
+from topas_lit.modules.dsl.grid import N_COLOURS
+
+
+@dataclass
+class View:
+    task: int        # index of the task in the call
+    test: int        # test input index
+    k: int           # dihedral transform
+    perm: Tensor     # [10] colour map
+
+
+class SequenceSource:
+    name = "sequence"
+
+    def __init__(self, module, n_augment: int = 8, seed: int = 0, use_task_rows: bool = True,
+                 drop_input_copies: bool = True, max_cache_tokens: int = 2_000_000, max_new: int = MAX_OUTPUT_TOKENS):
+        """``module``: the LightningModule holding ``model`` and ``task_rows``; ``max_cache_tokens``: batch x cache
+        length per decoding chunk (memory: about 4 x layers x d_model bytes per token under bf16)."""
+        if n_augment < 1:
+            raise ValueError(f"eval.n_augment must be >= 1, got {n_augment}")
+        self.module, self.n_augment, self.seed = module, n_augment, seed
+        self.use_task_rows, self.drop_input_copies = use_task_rows, drop_input_copies
+        self.max_cache_tokens, self.max_new = max_cache_tokens, max_new
+
+    def views(self, tasks: list[Task]) -> list[View]:
+        out = []
+        for ti, task in enumerate(tasks):
+            ok = permutable_colours([p[0] for p in task.demos] + list(task.test_inputs), [p[1] for p in task.demos])
+            allowed = torch.zeros(1, N_COLOURS, dtype=torch.bool)
+            allowed[0, ok] = True
+            for qi in range(len(task.test_inputs)):
+                gen = torch.Generator().manual_seed(hash_seed(self.seed, task.id, qi))
+                for a in range(self.n_augment):
+                    perm = torch.arange(N_COLOURS) if a == 0 else random_colour_perms(allowed, gen)[0]
+                    out.append(View(ti, qi, a % 8, perm))
+        return out
+
+    @torch.no_grad()
+    def __call__(self, tasks: list[Task]) -> list[list[list[Candidate]]]:
+        model, device = self.module.model, self.module.device
+        views = self.views(tasks)
+        grids = [tasks[v.task].test_inputs[v.test] for v in views]
+        cells, size = pad_grids(grids)
+        k = torch.tensor([v.k for v in views])
+        perm = torch.stack([v.perm for v in views])
+        a_cells, a_size = augment(cells, size, k, perm)
+        rows = torch.tensor([self.row(tasks[v.task]) for v in views])
+        prompt_len = pair_length(a_size)
+        order = prompt_len.argsort(descending=True).tolist()
+        results: dict[int, tuple] = {}
+        was_training = model.training
+        model.eval()
+        try:
+            for chunk in self.chunks(order, prompt_len):
+                idx = torch.tensor(chunk)
+                out_cells, out_size, logp = model.generate(
+                    a_cells[idx].to(device), a_size[idx].to(device), rows[idx].to(device), k[idx].to(device),
+                    int(prompt_len[idx].max()), self.max_new)
+                back, back_size = deaugment(out_cells, out_size.clamp(min=1), k[idx].to(device),
+                                            perm[idx].to(device))
+                ok = (out_size > 0).all(-1)
+                host = [t.cpu() for t in (back, back_size, ok, logp)]
+                flat = unpad_grids(host[0], host[1])
+                for j, n in enumerate(chunk):
+                    results[n] = (flat[j], bool(host[2][j]), float(host[3][j]))
+        finally:
+            model.train(was_training)
+        cands: list[list[list[Candidate]]] = [[[] for _ in t.test_inputs] for t in tasks]
+        for n, v in enumerate(views):
+            grid, finished, lp = results[n]
+            if not finished or (self.drop_input_copies and grid == tasks[v.task].test_inputs[v.test]):
+                continue
+            cands[v.task][v.test].append(Candidate(grid, False, lp, "network", "network"))
+        if model.ebr.views:
+            cands = self.rerank(tasks, cands)
+        return cands
+
+    def rerank(self, tasks: list[Task], cands: list[list[list[Candidate]]]) -> list[list[list[Candidate]]]:
+        """EBR: score each distinct candidate grid under the model's ``ebr.views`` views (product of experts). With
+        ``ebr.rank=energy`` each distinct grid is returned once with confidence -energy (the vote then ranks by
+        energy); with ``votes`` the decodes stay as they are and carry their energy for the record."""
+        model, device = self.module.model, self.module.device
+        items = []                                    # (task index, test index, grid)
+        for ti, per_test in enumerate(cands):
+            for qi, cs in enumerate(per_test):
+                for grid in dict.fromkeys(tuple(map(tuple, c.grid)) for c in cs):
+                    items.append((ti, qi, [list(r) for r in grid]))
+        if not items:
+            return cands
+        energy = self.energies(tasks, items)
+        by_grid = {(ti, qi, tuple(map(tuple, g))): e for (ti, qi, g), e in zip(items, energy)}
+        out = [[[] for _ in per_test] for per_test in cands]
+        for ti, per_test in enumerate(cands):
+            for qi, cs in enumerate(per_test):
+                seen = set()
+                for c in cs:
+                    key = tuple(map(tuple, c.grid))
+                    e = by_grid[(ti, qi, key)]
+                    if model.ebr.rank == "energy":
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        c = Candidate(c.grid, False, -e, c.rail, c.program)
+                    c.energy = e
+                    out[ti][qi].append(c)
+        return out
+
+    def energies(self, tasks: list[Task], items: list[tuple[int, int, list]]) -> list[float]:
+        model, device = self.module.model, self.module.device
+        views = model.ebr.views
+        inp, in_size = pad_grids([tasks[ti].test_inputs[qi] for ti, qi, _ in items])
+        out, out_size = pad_grids([g for _, _, g in items])
+        ks, perms = [], []
+        for ti, qi, _ in items:
+            task = tasks[ti]
+            ok = permutable_colours([p[0] for p in task.demos] + list(task.test_inputs), [p[1] for p in task.demos])
+            allowed = torch.zeros(1, N_COLOURS, dtype=torch.bool)
+            allowed[0, ok] = True
+            gen = torch.Generator().manual_seed(hash_seed(self.seed + 1, task.id, qi))
+            ks.append(torch.arange(views) % 8)
+            perms.append(torch.cat([torch.arange(N_COLOURS)[None],
+                                    random_colour_perms(allowed.expand(views - 1, -1), gen)])[:views])
+        rows = torch.tensor([self.row(tasks[ti]) for ti, _, _ in items])
+        k, perm = torch.stack(ks), torch.stack(perms)
+        result = []
+        was_training = model.training
+        model.eval()
+        try:
+            for s in range(0, len(items), 64):
+                sl = slice(s, s + 64)
+                e = model.ebr.energy(model, inp[sl].to(device), in_size[sl].to(device), out[sl].to(device),
+                                     out_size[sl].to(device), rows[sl].to(device), k[sl].to(device),
+                                     perm[sl].to(device))
+                result += e.cpu().tolist()
+        finally:
+            model.train(was_training)
+        return result
+
+    def row(self, task: Task) -> int:
+        return self.module.task_rows.get(task.id, 0) if self.use_task_rows else 0
+
+    def chunks(self, order: list[int], prompt_len: Tensor) -> list[list[int]]:
+        """Consecutive runs of ``order`` (longest prompt first) whose batch x cache length fits the budget."""
+        out, cur = [], []
+        for n in order:
+            cache = int(prompt_len[cur[0] if cur else n]) + self.max_new
+            if cur and (len(cur) + 1) * cache > self.max_cache_tokens:
+                out.append(cur)
+                cur = []
+            cur.append(n)
+        if cur:
+            out.append(cur)
+        return out
+
+
+def hash_seed(seed: int, task_id: str, test: int) -> int:
+    import hashlib
+    digest = hashlib.blake2b(f"{seed}:{task_id}:{test}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1

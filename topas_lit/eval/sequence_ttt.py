@@ -1,0 +1,60 @@
+"""Per-task test-time training of the sequence solver, as a candidate source (the baseline joint TTT replaces).
+
+For each task in turn: every weight and the task's own embedding row adapt on the task's demo pairs (each step a
+batch of the demos under fresh random augmentations, AdamW), then the wrapped ``SequenceSource`` decodes the
+task's test inputs with the adapted weights, and the weights are restored from a snapshot kept on the device.
+"""
+from __future__ import annotations
+
+import torch
+
+from topas_lit.data.pair_bank import EpochBatches, PairBank, build_batch
+from topas_lit.data.tasks import Task
+from topas_lit.eval.sequence_source import SequenceSource
+from topas_lit.eval.voting import Candidate
+
+
+class SequenceTTTSource:
+    name = "sequence_ttt"
+
+    def __init__(self, base: SequenceSource, steps: int = 16, lr: float = 1e-4, batch_size: int = 16, seed: int = 0):
+        if steps < 1 or batch_size < 1:
+            raise ValueError(f"ttt.steps and ttt.batch_size must be >= 1, got {steps}, {batch_size}")
+        self.base, self.steps, self.lr, self.batch_size, self.seed = base, steps, lr, batch_size, seed
+
+    def __call__(self, tasks: list[Task]) -> list[list[list[Candidate]]]:
+        out = []
+        for task in tasks:
+            out += self.adapted([task])
+        return out
+
+    def adapted(self, tasks: list[Task]) -> list[list[list[Candidate]]]:
+        module = self.base.module
+        model, device = module.model, module.device
+        params = list(model.parameters())
+        with torch.no_grad():
+            snapshot = [p.clone() for p in params]
+        task = tasks[0]
+        row = self.base.row(task)
+        demos = list(task.demos) * max(1, -(-self.batch_size // len(task.demos)))
+        bank = PairBank.build([(row, demos, list(task.test_inputs))]).to(device)
+        sampler = EpochBatches(bank, self.batch_size, seed=self.seed)
+        opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.0)
+        was_training = model.training
+        model.train()
+        try:
+            with torch.enable_grad():
+                for step in range(self.steps):
+                    raw = sampler.batches(step)[0]
+                    batch = build_batch(bank, {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in raw.items()})
+                    module.loss(batch).backward()
+                    torch.nn.utils.clip_grad_norm_(params, 1.0)
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+            model.train(was_training)
+            return self.base(tasks)
+        finally:
+            model.train(was_training)
+            with torch.no_grad():
+                for p, s in zip(params, snapshot):
+                    p.copy_(s)
