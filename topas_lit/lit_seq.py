@@ -2,8 +2,8 @@
 
 The loss is next-token cross-entropy on the output part of each pair (its cells, newlines and END); the input
 part conditions and is not scored. Training is budgeted in steps (``trainer.max_epochs``/``max_steps``) or in
-minutes (``module.optim.budget_minutes`` with ``trainer.max_time``): the learning-rate schedule follows whichever
-progress is known. Evaluation is the evaluator's (``topas_lit.eval``); this module only owns the model.
+minutes of training (``module.optim.budget_minutes``, with ``trainer.max_epochs: -1``): the learning-rate schedule
+follows that progress, and a budgeted run stops when its minutes are spent. Evaluation is the evaluator's (``topas_lit.eval``); this module only owns the model.
 """
 from __future__ import annotations
 
@@ -56,6 +56,16 @@ class SeqLitModule(LightningModule):
         if self._clock is not None:
             self.train_seconds += now - self._clock
         self._clock = now
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        """A time-budgeted run stops once its budget is spent: every rank stops at the same step (the decision is
+        shared every ``budget_check_every`` steps, one collective each)."""
+        minutes = self.optim_cfg.get("budget_minutes")
+        every = self.optim_cfg.get("budget_check_every", 10)
+        if minutes and (self.global_step % every == 0):
+            spent = self.train_seconds >= 60.0 * minutes
+            if self.trainer.strategy.reduce_boolean_decision(spent, all=False):
+                self.trainer.should_stop = True
 
     def on_train_end(self) -> None:
         self._clock = None

