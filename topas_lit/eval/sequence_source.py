@@ -155,8 +155,8 @@ class SequenceSource:
         was_training = model.training
         model.eval()
         try:
-            for s in range(0, len(items), 64):
-                sl = slice(s, s + 64)
+            for s in range(0, len(items), 256):
+                sl = slice(s, s + 256)
                 e = model.ebr.energy(model, inp[sl].to(device), in_size[sl].to(device), out[sl].to(device),
                                      out_size[sl].to(device), rows[sl].to(device), k[sl].to(device),
                                      perm[sl].to(device))

@@ -84,15 +84,13 @@ class SelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
         return self.out(y.transpose(1, 2).reshape(b, n, d))
 
-    def cached(self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache, layer: int, start: int) -> Tensor:
-        """Tokens ``x [B, n, d]`` at cache positions start..start+n-1: write their keys/values, attend causally to
-        every valid cached position up to them."""
+    def cached(self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache, layer: int, start: int,
+               mask: Tensor) -> Tensor:
+        """Tokens ``x [B, n, d]`` at cache positions start..start+n-1: write their keys/values, attend to the cached
+        positions ``mask [B, 1, n, start + n]`` allows (causal, real tokens)."""
         b, n, d = x.shape
         q, k, v = self._qkv(x, cos, sin)
         keys, values = cache.write(layer, start, k, v)
-        end = start + n
-        causal = torch.ones(n, end, dtype=torch.bool, device=x.device).tril(start)
-        mask = causal[None, None] & cache.valid[:, None, None, :end]
         y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         return self.out(y.transpose(1, 2).reshape(b, n, d))
 
@@ -107,9 +105,9 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None = None, layer: int = 0,
-                start: int = 0) -> Tensor:
+                start: int = 0, mask: Tensor | None = None) -> Tensor:
         h = self.norm1(x)
-        a = self.attn(h, cos, sin) if cache is None else self.attn.cached(h, cos, sin, cache, layer, start)
+        a = self.attn(h, cos, sin) if cache is None else self.attn.cached(h, cos, sin, cache, layer, start, mask)
         x = x + self.drop(a)
         return x + self.mlp(self.norm2(x))
 
@@ -138,10 +136,15 @@ class HRMCore(nn.Module):
     def forward(self, x: Tensor, positions: Tensor, cache: KVCache | None = None, start: int = 0) -> Tensor:
         """x [B, L, d] (the encoder's output), positions [B, L, 3] -> normed hidden states [B, L, d]."""
         cos, sin = self.rotary.phases(positions)
+        mask = None
+        if cache is not None:        # one mask for every layer: causal, and only cached positions of real tokens
+            n, end = x.shape[1], start + x.shape[1]
+            causal = torch.ones(n, end, dtype=torch.bool, device=x.device).tril(start)
+            mask = causal[None, None] & cache.valid[:, None, None, :end]
         h = x
         for c in range(self.cycles):
             if c:
                 h = h + x                                        # input injection at each new cycle
             for i, block in enumerate(self.blocks):
-                h = block(h, cos, sin, cache, c * len(self.blocks) + i, start)
+                h = block(h, cos, sin, cache, c * len(self.blocks) + i, start, mask)
         return self.norm(h)
