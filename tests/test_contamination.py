@@ -44,3 +44,13 @@ def test_overlap_by_identical_pair_under_another_id():
     assert set(find_overlap(train, evaluated)) == {"other"}
     with pytest.raises(ContaminationError, match="1 training task"):
         compose(train, evaluated, joint=False, drop_overlap=False)
+
+
+def test_train_py_with_arc2_training_and_arc1_evaluation_stops_in_one_line(tmp_path):
+    """The README's command line: data.train.version=arc2 against the default ARC-AGI-1 evaluation."""
+    from test_config_errors import error_lines, train
+    proc = train(tmp_path, "data.train.version=arc2")
+    assert proc.returncode == 2
+    [line] = error_lines(proc)
+    assert "training task(s) overlap the evaluated tasks" in line and "data.train.drop_overlap=true" in line
+    assert not (tmp_path / "run" / "checkpoints").exists()      # no training happened

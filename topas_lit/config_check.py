@@ -97,7 +97,9 @@ def _check_data(data: DictConfig) -> None:
     for key in data:
         if OmegaConf.is_missing(data, key):
             raise ConfigError(f"data.{key} must be set for this data source, e.g. data.{key}=...")
-    check_source(data.train, "data.train")
+    train = dict(data.train)
+    train.pop("drop_overlap", None)           # the contamination guard's setting, not a loader key
+    check_source(train, "data.train")
     test = dict(data.test)
     for key in ("path", "solutions"):  # top-level data.path/solutions override the test spec (ARCDataModule)
         if data.get(key) is not None:

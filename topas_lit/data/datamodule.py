@@ -20,6 +20,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from topas_lit.data.augment import augment, identity_perm, random_perm
+from topas_lit.data.composition import check_overlap
 from topas_lit.data.tasks import Task, TaskSet, load_taskset
 from topas_lit.data.tensors import encode_example, encode_target, stack_inputs
 from topas_lit.modules.dsl import OP_NAMES
@@ -192,7 +193,11 @@ class ARCDataModule(LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and self.train_set is None:
-            self.train_set = load_taskset(**self.train_cfg)
+            spec = dict(self.train_cfg)
+            drop = bool(spec.pop("drop_overlap", False))
+            # the contamination guard: training tasks that overlap the evaluated ones stop the run here
+            self.test_set = self.test_set or load_taskset(**self.test_cfg)
+            self.train_set = check_overlap(load_taskset(**spec), self.test_set.tasks, drop)
             tasks = list(self.train_set.tasks)
             random.Random(self.seed).shuffle(tasks)
             n_val = int(len(tasks) * self.val_fraction)
