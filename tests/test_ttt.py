@@ -134,7 +134,7 @@ def test_resume_skips_finished_tasks_and_gives_the_same_report(tmp_path):
 def test_two_processes_give_the_same_submission_as_one(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     run(one, "+experiment=ttt")
-    run(two, "+experiment=ttt", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu")
+    run(two, "+experiment=ttt", "strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu")
     assert json.loads((one / "submission.json").read_text()) == json.loads((two / "submission.json").read_text())
     report = json.loads((two / "report.json").read_text())
     assert report["world_size"] == 2 and set(report["ranks"]) == {"0", "1"} and sum(report["ranks"].values()) == 4
