@@ -56,8 +56,11 @@ def readme_train_commands() -> list[list[str]]:
     """The Hydra overrides of every `... train.py ...` command in README.md (placeholders like <nodes> -> 2,
     `...` dropped, launcher options before train.py ignored)."""
     text = (ROOT / "README.md").read_text()
+    fenced = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+    inline = re.sub(r"```.*?```", "", text, flags=re.S)
+    spans = [line for block in fenced for line in block.splitlines()] + re.findall(r"`([^`]+)`", inline)
     out = []
-    for span in re.findall(r"`([^`]*train\.py[^`]*)`", text):
+    for span in [s for s in spans if "train.py" in s and not s.lstrip().startswith("#")]:
         args = shlex.split(re.sub(r"<[^>]+>", "2", span.split("train.py", 1)[1]))
         out.append([a for a in args if a != "..." and "=" in a])
     return out
@@ -103,3 +106,8 @@ def test_strategy_overlays_any_trainer():
         assert {k: v for k, v in ddp.items() if k not in ("strategy", "devices")} == \
             {k: v for k, v in plain.items() if k not in ("strategy", "devices")}
         assert (ddp["strategy"], ddp["devices"], plain["strategy"]) == ("ddp", 2, "auto")
+
+
+@pytest.mark.parametrize("args", readme_train_commands(), ids=[" ".join(a) or "(defaults)" for a in readme_train_commands()])
+def test_every_readme_train_command_composes(args):
+    OmegaConf.to_container(compose_cfg(args), resolve=True)

@@ -92,8 +92,7 @@ def print_report(report: dict, out_dir: Path) -> None:
     if report.get("cell_accuracy_per_test_input") is not None:
         table.add_row("cell accuracy (best of 2, 0 if wrong size)", f"{report['cell_accuracy_per_test_input']:.3f}")
     for name, s in report.get("sources", {}).items():
-        table.add_row(f"{name} alone: pass@2 per test input / per task",
-                      f"{fraction(s['test_inputs_solved'], s['test_inputs'])} / {fraction(s['tasks_solved'], s['tasks'])}")
+        table.add_row(f"{name} alone: pass@2 per test input / per task", source_figures(s))
     for rail, n in report["rail_counts"].items():
         table.add_row(f"answered by {rail}", str(n))
     if report["rejected_tasks"]:
@@ -102,10 +101,17 @@ def print_report(report: dict, out_dir: Path) -> None:
         table.add_row("failed tasks", str(len(report["tasks_failed"])))
     con.print(table)
     for key, settings in report.get("prediction_callbacks", {}).items():
-        con.print(f"{key}: {settings}", highlight=False)
+        con.print(f"prediction-shaping callback {key}: {settings}", highlight=False, soft_wrap=True)
     con.print(f"outputs: {out_dir}/submission.json, {out_dir}/report.json, {out_dir}/results.jsonl, "
-              f"{out_dir}/report.html")
+              f"{out_dir}/report.html", soft_wrap=True)
 
 
 def fraction(solved: int, total: int) -> str:
     return f"{solved / total:.3f} ({solved}/{total})" if total else "- (0 scored)"
+
+
+def source_figures(s: dict) -> str:
+    """One source's own pass@2, or why it answered nothing (e.g. TTT disabled)."""
+    if s["tasks_answered"] == 0 and s["tasks_skipped"]:
+        return "not run (" + ", ".join(f"{why}: {n} tasks" for why, n in s["tasks_skipped"].items()) + ")"
+    return f"{fraction(s['test_inputs_solved'], s['test_inputs'])} / {fraction(s['tasks_solved'], s['tasks'])}"

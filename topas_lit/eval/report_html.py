@@ -102,12 +102,17 @@ def summary_html(report: dict) -> str:
         ("pass@2 per test input", lambda s: _fraction(s["test_inputs_solved"], s["test_inputs"])),
         ("pass@2 per task", lambda s: _fraction(s["tasks_solved"], s["tasks"])),
         ("cell accuracy (best of 2, 0 if wrong size)", lambda s: _acc(s.get("cell_accuracy_per_test_input"))),
-        ("test inputs answered", lambda s: str(s.get("test_inputs_answered", sum(s.get("rail_counts", {}).values())
-                                                    - s.get("rail_counts", {}).get("none", 0)))),
-        ("tasks skipped (why)", lambda s: escape(json.dumps(s.get("tasks_skipped", {}))) if "tasks_skipped" in s
-         else "-"),
+        ("test inputs answered", lambda s: str(s.get("test_inputs_answered", "-"))),
+        ("tasks skipped (why)", lambda s: ", ".join(f"{escape(k)}: {v}" for k, v in s.get("tasks_skipped", {}).items())
+         or "-"),
     ]
-    body = "".join(f"<tr><td>{label}</td>{''.join(f'<td>{fn(s)}</td>' for _, s in cols)}</tr>" for label, fn in rows)
+
+    def cell(fn, s):
+        if s.get("tasks_answered", 1) == 0 and s.get("tasks_skipped"):   # a source that never ran (TTT off)
+            return "not run" if fn is not rows[-1][1] else fn(s)
+        return fn(s)
+    body = "".join(f"<tr><td>{label}</td>{''.join(f'<td>{cell(fn, s)}</td>' for _, s in cols)}</tr>"
+                   for label, fn in rows)
     return f'<table class="sum"><tr><th>measure</th>{head}</tr>{body}</table>'
 
 

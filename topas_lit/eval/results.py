@@ -79,6 +79,7 @@ def summarize(records: list[dict]) -> dict:
         **pass_at_2(records),
         "cell_accuracy_per_test_input": mean_cell_accuracy(records),   # graded, secondary; not pass@2
         "tasks_evaluated": len(records),
+        "test_inputs_answered": sum(1 for r in records for a in r.get("attempts", []) if a),
         "tasks_failed": {r["task_id"]: r["error"] for r in records if r.get("error")},
         "rail_counts": dict(sorted(rails.items())),
         "rail_freq": {k: v / n_inputs for k, v in sorted(rails.items())} if n_inputs else {},
