@@ -81,7 +81,8 @@ def compare_records(a: Path, b: Path) -> str | None:
         return f"different tasks: {sorted(set(ra) ^ set(rb))[:5]}"
     differ = [t for t in ra if ra[t] != rb[t]]
     if differ:
-        return f"{len(differ)} of {len(ra)} tasks differ; first: task {differ[0]} at {first_difference(ra[differ[0]], rb[differ[0]])}"
+        where = first_difference(ra[differ[0]], rb[differ[0]])
+        return f"{len(differ)} of {len(ra)} tasks differ; first: task {differ[0]} at {where}"
     return None
 
 
@@ -107,7 +108,7 @@ def compare(a: Path, b: Path) -> dict[str, str | None]:
 def run(out: Path, name: str, overrides: list[str]) -> Path:
     run_dir = out / name
     cmd = [sys.executable, "train.py", "trainer.deterministic=true", *overrides, f"hydra.run.dir={run_dir}"]
-    env = dict(os.environ, CUBLAS_WORKSPACE_CONFIG=":4096:8")   # cuBLAS's reproducible workspace (Lightning sets it too)
+    env = dict(os.environ, CUBLAS_WORKSPACE_CONFIG=":4096:8")   # cuBLAS's reproducible workspace (as Lightning's)
     print("$", " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:

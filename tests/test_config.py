@@ -108,6 +108,7 @@ def test_strategy_overlays_any_trainer():
         assert (ddp["strategy"], ddp["devices"], plain["strategy"]) == ("ddp", 2, "auto")
 
 
-@pytest.mark.parametrize("args", readme_train_commands(), ids=[" ".join(a) or "(defaults)" for a in readme_train_commands()])
+@pytest.mark.parametrize("args", readme_train_commands(),
+                         ids=[" ".join(a) or "(defaults)" for a in readme_train_commands()])
 def test_every_readme_train_command_composes(args):
     OmegaConf.to_container(compose_cfg(args), resolve=True)

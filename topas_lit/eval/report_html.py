@@ -45,10 +45,10 @@ details{font-size:12px;margin:4px 0}summary{cursor:pointer;color:#555}
 JS = """
 function applyFilters(){
   var s=document.getElementById('f-solved').value,r=document.getElementById('f-rail').value,
-      src=document.getElementById('f-source').value,n=0;
+      by=document.getElementById('f-source').value,n=0;
   document.querySelectorAll('.task').forEach(function(t){
     var ok=(s==='all'||t.dataset.solved===s)&&(r==='all'||t.dataset.rails.split(' ').indexOf(r)>=0)&&
-           (src==='all'||t.dataset.sources.split(' ').indexOf(src)>=0);
+           (by==='all'||t.dataset.sources.split(' ').indexOf(by)>=0);
     t.style.display=ok?'':'none'; if(ok){n++;}
   });
   document.getElementById('shown').textContent=n;
@@ -122,8 +122,10 @@ def rails_html(records: list[dict]) -> str:
         for n, rail in enumerate(r["rails"]):
             answered[rail] += 1
             correct[rail] += bool(r["correct"] and r["correct"][n])
-    rows = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td><td>{correct[k]}</td></tr>" for k, v in sorted(answered.items()))
-    return f'<table class="sum"><tr><th>rail of the final answer</th><th>test inputs</th><th>correct</th></tr>{rows}</table>'
+    rows = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td><td>{correct[k]}</td></tr>"
+                   for k, v in sorted(answered.items()))
+    return ('<table class="sum"><tr><th>rail of the final answer</th><th>test inputs</th><th>correct</th></tr>'
+            f'{rows}</table>')
 
 
 def settings_html(settings: dict, report: dict) -> str:
@@ -133,7 +135,8 @@ def settings_html(settings: dict, report: dict) -> str:
     parts = "".join(f"<tr><td>{escape(k)}</td><td style='text-align:left'><code>{escape(json.dumps(v, sort_keys=True))}"
                     f"</code></td></tr>" for k, v in settings.items() if k != "callbacks")
     fp = report.get("fingerprint", {}).get("id", "-")
-    return (f'<table class="sum"><tr><th>prediction-shaping callback</th><th>settings</th></tr>{cb_rows}</table>'
+    return ('<table class="sum"><tr><th>prediction-shaping callback</th><th style="text-align:left">settings</th>'
+            f'</tr>{cb_rows}</table>'
             f'<details><summary>settings that decide predictions (fingerprint {escape(fp)})</summary>'
             f'<table class="sum">{parts}</table></details>')
 
@@ -183,7 +186,8 @@ def task_html(rec: dict, task) -> str:
                             for a in range(2))
             info = escape(json.dumps(src.get("info", {})))
             own.append(f'<div class="meta">{escape(label)} &middot; rail {escape(str(src["rails"][n]))} &middot; '
-                       f'program {escape(str(src["programs"][n]))} &middot; info {info}</div><div class="row">{shown}</div>')
+                       f'program {escape(str(src["programs"][n]))} &middot; info {info}</div>'
+                       f'<div class="row">{shown}</div>')
         if own:
             parts.append(f"<details><summary>each source's own attempts (test input {n + 1})</summary>{''.join(own)}"
                          f"</details>")

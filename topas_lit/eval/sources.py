@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from topas_lit.capture import inference_callable
 from topas_lit.data.augment import deaugment, identity_perm, random_perm
 from topas_lit.data.tasks import Task
 from topas_lit.data.tensors import encode_example, stack_inputs, unpad_grids
@@ -97,8 +98,10 @@ def augmented_copies(inputs: dict[str, Tensor], passes: list[int], ks: Tensor, p
     """All items under each pass's augmentation, stacked pass-major: item n of pass j is row j * b + n."""
     b = inputs["test_in"].shape[0]
     dev = inputs["test_in"].device
-    k = torch.cat([ks[a].expand(b) for a in passes]).to(dev)
-    perm = torch.cat([perms[a].expand(b, -1) for a in passes]).to(dev)
+    if ks.device != dev:            # sources keep them on the device from start(); a copy otherwise
+        ks, perms = ks.to(dev), perms.to(dev)
+    k = torch.cat([ks[a].expand(b) for a in passes])
+    perm = torch.cat([perms[a].expand(b, -1) for a in passes])
     copies = {key: v.repeat(len(passes), *([1] * (v.dim() - 1))) for key, v in inputs.items()}
     return augment_inputs(copies, k, perm), k, perm
 
@@ -123,6 +126,7 @@ class Augmented:
 
     def start(self, ctx: EvalContext) -> None:
         self.device = ctx.device
+        self.ks, self.perms = self.ks.to(ctx.device), self.perms.to(ctx.device)
 
 
 @torch.no_grad()
@@ -164,9 +168,10 @@ class RailsSource(Augmented):
         if prior not in ("model", "uniform"):
             raise ValueError(f"rails source prior must be 'model' or 'uniform', got {prior!r}")
         self.rail = dict(rail or {})
-        self.passes = list(range(search_augmentations))
+        self.passes = [] if self.rail.get("painter_always") else list(range(search_augmentations))
         self.prior_kind = prior
         self.model = self.search = None
+        self.prior_and_search = self._prior_and_search
         self.task_info: list[dict] = []
 
     def start(self, ctx: EvalContext) -> None:
@@ -181,6 +186,9 @@ class RailsSource(Augmented):
                                      policy_topk=r["policy_topk"], progress_weight=r["progress_weight"]).to(ctx.device)
         if not hasattr(ctx.model, "op_prior"):
             self.prior_kind = "uniform"
+        # the op prior + search is sync-free: with model.compile=cudagraph it replays as CUDA graphs, like the forward
+        self.prior_and_search = inference_callable(self._prior_and_search, getattr(ctx.model, "compile_mode", "none"),
+                                                   ctx.device)
 
     @classmethod
     def from_settings(cls, settings: dict) -> "RailsSource":
@@ -196,17 +204,21 @@ class RailsSource(Augmented):
         p = self.model.op_prior(enc["latent"], enc["relmem_bias"])
         return p["step_logp"], p["op_bias"]
 
+    def _prior_and_search(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        step_logp, op_bias = self.prior(inputs)
+        res = self.search(inputs, step_logp, op_bias)
+        return {"cells": torch.stack([res.cells, res.second_cells], 1),
+                "size": torch.stack([res.size, res.second_size], 1),
+                "ok": torch.stack([res.solved, res.solved & res.second_ok], 1), "rail": res.rail,
+                "program": torch.stack([res.program, res.second_program], 1), "candidates": res.candidates}
+
     @torch.no_grad()
     def propose(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         """Device work only (no host read): search every pass's copy of the items and invert the answers."""
         aug, k, perm = augmented_copies(inputs, self.passes, self.ks, self.perms)
-        step_logp, op_bias = self.prior(aug)
-        res = self.search(aug, step_logp, op_bias)
-        cells, size = undo(torch.stack([res.cells, res.second_cells], 1), torch.stack([res.size, res.second_size], 1),
-                           k, perm)
-        return {"cells": cells, "size": size, "ok": torch.stack([res.solved, res.solved & res.second_ok], 1),
-                "rail": res.rail, "program": torch.stack([res.program, res.second_program], 1),
-                "candidates": res.candidates}
+        found = self.prior_and_search(aug)
+        found["cells"], found["size"] = undo(found["cells"], found["size"], k, perm)
+        return found
 
     def __call__(self, tasks: list[Task]) -> PerTask:
         inputs, owner = task_inputs(tasks, self.max_demos, self.device)
