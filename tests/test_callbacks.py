@@ -57,7 +57,8 @@ def fake_module(d_model=4, n_ops=3, capacity=8):
 # ---- the W&B run of `python train.py logger=wandb` --------------------------------------------------------------
 @pytest.mark.slow
 def test_train_py_wandb_offline_run_holds_rail_metrics_chart_and_table(tmp_path):
-    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(tmp_path))
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(tmp_path),
+               WANDB_DATA_DIR=str(tmp_path / "wandb-data"))     # where offline runs stage their table artifacts
     env.pop("WANDB_API_KEY", None)
     cmd = [sys.executable, "train.py", "logger=wandb", *TINY, *QUIET, "rail.order=[one_glance]",   # cheapest search
            f"hydra.run.dir={tmp_path}"]
@@ -84,16 +85,25 @@ def test_train_py_wandb_offline_run_holds_rail_metrics_chart_and_table(tmp_path)
         sorted((rec["task_id"], rec["rails"][0], rec["correct"][0]) for rec in records)
     for r in RAILS:
         assert freq[r] == pytest.approx(sum(row["rail"] == r for row in rows) / len(rows))
-    # the table shows each test input, both attempts and the truth as images of the grids (8 px per cell)
+    # the table shows each test input, both attempts and the truth as images of the grids (8 px per cell): W&B
+    # keeps media tables in a run artifact (staged offline until `wandb sync`), the run file names the column
     assert set(IMAGE_COLUMNS) <= set(table["columns"])
+    staged = [json.loads(p.read_text()) for p in (tmp_path / "wandb-data").rglob("*") if p.is_file()
+              and p.read_bytes()[:1] == b"{"]
+    copies = [t for t in staged if t.get("_type") == "table" and "attempt_1" in t.get("columns", [])]
+    assert copies and all(t == copies[0] for t in copies)          # W&B stages a table more than once
+    with_images = copies[0]
     by_id = {rec["task_id"]: rec for rec in records}
-    for row in rows:
+    for values in with_images["data"]:
+        row = dict(zip(with_images["columns"], values))
         rec = by_id[row["task_id"]]
         for col, grid in (("attempt_1", rec["attempts"][0][0]), ("attempt_2", rec["attempts"][0][1]),
                           ("truth", rec["truth"][0])):
             assert row[col]["_type"] == "image-file", row[col]
             assert (row[col]["width"], row[col]["height"]) == (8 * len(grid[0]), 8 * len(grid)), col
         assert row["test_input"]["_type"] == "image-file"
+    assert len(with_images["data"]) == 2 and sum(p.read_bytes()[:4] == b"\x89PNG"
+                                                  for p in (tmp_path / "wandb-data").rglob("*") if p.is_file()) >= 4
     # every evaluation key the dashboard spec names is in the run
     sys.path.insert(0, str(ROOT / "scripts"))
     import wandb_dashboard
