@@ -13,7 +13,10 @@ def main(cfg: DictConfig) -> None:
     from topas_lit.config_check import validate
     from topas_lit.data.tasks import TaskError
     from topas_lit.errors import ConfigError
+    from topas_lit.quiet import quiet_output
     from topas_lit.run import run
+
+    quiet_output()              # each log line once (Hydra's handlers), no third-party deprecation noise
 
     try:
         validate(cfg)

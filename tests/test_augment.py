@@ -49,3 +49,10 @@ def test_inverse_table_and_pad_preserved():
     perm = torch.arange(10).flip(0)[None]
     out = permute_colours(cells, perm)
     assert out[0, 0, :3].tolist() == [8, 7, 6] and (out[0, 1:] == 10).all() and (out[0, 0, 3:] == 10).all()
+
+
+def test_device_side_tables_equal_the_named_tables():
+    from topas_lit.data.augment import SWAPS_SIDES, inverse, swaps_sides
+
+    k = torch.arange(8)
+    assert torch.equal(swaps_sides(k), SWAPS_SIDES) and torch.equal(inverse(k), INVERSE)

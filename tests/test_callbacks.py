@@ -19,7 +19,7 @@ from conftest import ROOT, compose_cfg
 from topas_lit.callbacks.dream_buffer import DreamTokenBuffer
 from topas_lit.callbacks.ebr_gate import EBRGate
 from topas_lit.callbacks.rail_counts import RailCounts
-from topas_lit.callbacks.rail_telemetry import CHART_KEY, TABLE_KEY, RailTelemetry
+from topas_lit.callbacks.rail_telemetry import CHART_KEY, IMAGE_COLUMNS, TABLE_KEY, RailTelemetry
 from topas_lit.callbacks.sync_guard import HostReadGuard, NoCPUTransferGuard
 from topas_lit.modules.dream import DreamEngine
 from topas_lit.modules.ebr import EBR
@@ -57,7 +57,8 @@ def fake_module(d_model=4, n_ops=3, capacity=8):
 # ---- the W&B run of `python train.py logger=wandb` --------------------------------------------------------------
 @pytest.mark.slow
 def test_train_py_wandb_offline_run_holds_rail_metrics_chart_and_table(tmp_path):
-    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(tmp_path))
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(tmp_path),
+               WANDB_DATA_DIR=str(tmp_path / "wandb-data"))     # where offline runs stage their table artifacts
     env.pop("WANDB_API_KEY", None)
     cmd = [sys.executable, "train.py", "logger=wandb", *TINY, *QUIET, "rail.order=[one_glance]",   # cheapest search
            f"hydra.run.dir={tmp_path}"]
@@ -84,6 +85,25 @@ def test_train_py_wandb_offline_run_holds_rail_metrics_chart_and_table(tmp_path)
         sorted((rec["task_id"], rec["rails"][0], rec["correct"][0]) for rec in records)
     for r in RAILS:
         assert freq[r] == pytest.approx(sum(row["rail"] == r for row in rows) / len(rows))
+    # the table shows each test input, both attempts and the truth as images of the grids (8 px per cell): W&B
+    # keeps media tables in a run artifact (staged offline until `wandb sync`), the run file names the column
+    assert set(IMAGE_COLUMNS) <= set(table["columns"])
+    staged = [json.loads(p.read_text()) for p in (tmp_path / "wandb-data").rglob("*") if p.is_file()
+              and p.read_bytes()[:1] == b"{"]
+    copies = [t for t in staged if t.get("_type") == "table" and "attempt_1" in t.get("columns", [])]
+    assert copies and all(t == copies[0] for t in copies)          # W&B stages a table more than once
+    with_images = copies[0]
+    by_id = {rec["task_id"]: rec for rec in records}
+    for values in with_images["data"]:
+        row = dict(zip(with_images["columns"], values))
+        rec = by_id[row["task_id"]]
+        for col, grid in (("attempt_1", rec["attempts"][0][0]), ("attempt_2", rec["attempts"][0][1]),
+                          ("truth", rec["truth"][0])):
+            assert row[col]["_type"] == "image-file", row[col]
+            assert (row[col]["width"], row[col]["height"]) == (8 * len(grid[0]), 8 * len(grid)), col
+        assert row["test_input"]["_type"] == "image-file"
+    assert len(with_images["data"]) == 2 and sum(p.read_bytes()[:4] == b"\x89PNG"
+                                                  for p in (tmp_path / "wandb-data").rglob("*") if p.is_file()) >= 4
     # every evaluation key the dashboard spec names is in the run
     sys.path.insert(0, str(ROOT / "scripts"))
     import wandb_dashboard
@@ -266,7 +286,8 @@ class GateProbe(Callback):
 
     def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
         self.gates["test"].add(pl_module.model.ebr.gate)
-        self.gates["ttt_attr"].add(pl_module.ttt_ebr_gate)
+        ttt = next(s for s in pl_module.evaluator.sources if s.name == "ttt")
+        self.gates["ttt_attr"].add(ttt.gate)                        # what the TTT source predicts under
 
     def on_test_end(self, trainer, pl_module):
         for h in self._hooks:
@@ -282,8 +303,8 @@ def test_ebr_gate_switches_per_phase_and_counts_match_a_host_recount(tmp_path):
     assert probe.gates["train"] == {0: {"never"}, 1: {"always"}}
     assert probe.gates["val"] == {"entropy"} and probe.gates["test"] == {"entropy"}
     assert probe.gates["ttt_attr"] == {"never"} and probe.gates["ttt"] == {"never"}   # TTT steps ran under it
-    # after evaluation the gate and the module's TTT gate are what they were before
-    assert module.model.ebr.gate == "always" and module.ttt_ebr_gate is None
+    # after evaluation the gate is what it was before
+    assert module.model.ebr.gate == "always"
     train_hist = [list(h) for h in gate.history["train"]]
     assert train_hist == probe.epoch_counts
     assert train_hist[0][0] == 0 and train_hist[1][0] == train_hist[1][2] > 0   # never, then always (rails off)
@@ -314,12 +335,11 @@ def test_ebr_gate_counts_each_evaluation_forward_once(replay):
     trainer = SimpleNamespace(sanity_checking=False)
     model = Echo().eval()
     fn = (lambda extras, rails=True: SimpleNamespace(extras=extras)) if replay else model.__call__
-    pl = SimpleNamespace(model=model, ttt_ebr_gate=None, device=torch.device("cpu"), eval_listeners=[],
-                         _forward_fn=fn)
+    pl = SimpleNamespace(model=model, device=torch.device("cpu"), eval_listeners=[], _forward_fn=fn)
     infer = lambda *a, **k: TopasLitModule.infer(pl, *a, **k)  # noqa: E731
     gate = EBRGate(eval="always", ttt="never")
     gate.on_test_start(trainer, pl)
-    assert model.ebr.gate == "always" and pl.ttt_ebr_gate == "never"
+    assert model.ebr.gate == "always" and gate.prediction_settings() == {"eval": "always", "ttt": "never"}
     with HostReadGuard("error"):
         infer(ex)
         infer(ex, rails=False)
@@ -328,7 +348,7 @@ def test_ebr_gate_counts_each_evaluation_forward_once(replay):
     model.eval()
     assert gate._counts["test"].tolist() == [4, 2, 6]
     gate.on_test_end(trainer, pl)
-    assert model.ebr.gate == "entropy" and pl.ttt_ebr_gate is None and pl.eval_listeners == []
+    assert model.ebr.gate == "entropy" and pl.eval_listeners == []
 
 
 def test_ebr_gate_rejects_unknown_gates():
@@ -348,7 +368,7 @@ class RailProbe(Callback):
             self.train[1][r] += ok
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-        self.records += pl_module.last_records
+        self.records += outputs["records"]                         # the evaluator's records of the batch
 
 
 def test_rail_telemetry_counts_match_outputs_and_records_and_reach_the_csv_logger(tmp_path):

@@ -26,12 +26,8 @@ def train_py(run_dir, *overrides):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-def drop_timing(obj):
-    if isinstance(obj, dict):
-        return {k: drop_timing(v) for k, v in obj.items() if "seconds" not in k}
-    if isinstance(obj, list):
-        return [drop_timing(v) for v in obj]
-    return obj
+sys.path.insert(0, str(ROOT / "scripts"))
+from check_determinism import drop_timing  # noqa: E402  (every field but wall times)
 
 
 @pytest.mark.slow
@@ -78,3 +74,24 @@ def test_the_switch_is_in_the_config():
         torch.use_deterministic_algorithms(before)
     with open(ROOT / "conf" / "trainer" / "gpu.yaml") as f:
         assert "deterministic: false" in f.read()
+
+
+def test_the_gpu_determinism_script_names_the_first_difference(tmp_path):
+    """scripts/check_determinism.py's comparison (the GPU check's, see tests/gpu): equal runs pass, a changed
+    prediction is named by task and field, wall times never count."""
+    import check_determinism
+
+    rec = {"task_id": "t1", "attempts": [[[[1]], [[2]]]], "seconds": 1.0, "ttt": {"steps": 2, "seconds": 0.5}}
+    for name, seconds in (("run_a", 1.0), ("run_b", 7.0)):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "results.jsonl").write_text(json.dumps({**rec, "seconds": seconds}) + "\n")
+        (run / "submission.json").write_text('{"t1": []}')
+        (run / "report.json").write_text(json.dumps({"tasks": 1, "seconds_per_task": seconds}))
+        (run / "report.html").write_text(f"<p>{run}</p>")
+    assert set(check_determinism.compare(tmp_path / "run_a", tmp_path / "run_b").values()) == {None}
+    changed = dict(rec, attempts=[[[[1]], [[3]]]])
+    (tmp_path / "run_b" / "results.jsonl").write_text(json.dumps(changed) + "\n")
+    diff = check_determinism.compare(tmp_path / "run_a", tmp_path / "run_b")["per-task records (results.jsonl)"]
+    assert diff == "1 of 1 tasks differ; first: task t1 at attempts[0][1][0][0]"
+    assert check_determinism.main(["--out", str(tmp_path), "--compare-only"]) == 1

@@ -285,10 +285,11 @@ def test_ttt_error_is_recorded_for_its_task_and_the_run_goes_on_with_the_weights
     from topas_lit.run import build_module
 
     cfg = compose_cfg(EVAL[2:] + ["data.task_batch_size=1", "data.test.limit=3"])
-    cfg.module.results_dir = str(tmp_path)
+    cfg.module.eval.run_dir = str(tmp_path)
     module = build_module(cfg)
     snapshot = {n: p.detach().clone() for n, p in module.model.named_parameters()}
-    real_adapt = module.adapt
+    source = next(s for s in module.evaluator.sources if s.name == "ttt")
+    real_adapt = source.adapt
     calls, after_failure = [], []
 
     def adapt(tasks):
@@ -301,7 +302,7 @@ def test_ttt_error_is_recorded_for_its_task_and_the_run_goes_on_with_the_weights
         after_failure.append(all(torch.equal(p, snapshot[n]) for n, p in module.model.named_parameters()))
         return real_adapt(tasks)
 
-    monkeypatch.setattr(module, "adapt", adapt)
+    monkeypatch.setattr(source, "adapt", adapt)
     dm = ARCDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
     Trainer(logger=False, enable_progress_bar=False, inference_mode=False, accelerator="cpu").test(module, dm)
     recs = records(tmp_path)
@@ -310,8 +311,10 @@ def test_ttt_error_is_recorded_for_its_task_and_the_run_goes_on_with_the_weights
     assert failed["task_id"] == calls[0][0] and type(error).__name__ in failed["error"]
     assert str(error) in failed["error"] and failed["ttt"]["skipped"] == "error" and failed["ttt"]["steps"] == 0
     assert all(len(a) == 2 for a in failed["attempts"])               # it still answers (un-adapted model)
+    assert failed["sources"]["ttt"]["attempts"] == [[]] * len(failed["attempts"])     # TTT proposed nothing
+    assert set(failed["answered_by"]) <= {"rails", "network"}
     assert all(r["error"] is None and r["ttt"]["steps"] == 2 for r in rest)   # the next tasks adapted
     assert after_failure == [True, True]                              # weights restored before the next task
     assert all(torch.equal(p, snapshot[n]) for n, p in module.model.named_parameters())
-    report = module.store.merge([t.id for t in dm.test_set.tasks], [])
+    report = module.evaluator.report                                  # merged at the end of the test
     assert list(report["tasks_failed"]) == [failed["task_id"]] and report["ttt_tasks_skipped"] == {"error": 1}

@@ -35,17 +35,40 @@ def test_extras_keep_autograd_in_eval_mode(tiny_model, arc1_train):
 
 
 class Spy(torch.nn.Module):
-    """Wraps the model and records every key and tensor it is given."""
+    """Wraps the model and records every key and tensor it is given: in its forward (the network and TTT sources),
+    its encoder pass (the rails source's op prior) and its search engine (the rails source)."""
 
     def __init__(self, model):
         super().__init__()
         self.model, self.seen = model, []
         self.compile_mode = "none"
         self.ebr = model.ebr
+        self.search = SearchSpy(model.search, self.seen)
+
+    def record(self, inputs):
+        self.seen.append({k: v.clone() for k, v in inputs.items()})
 
     def forward(self, inputs, rails=True):
-        self.seen.append({k: v.clone() for k, v in inputs.items()})
+        self.record(inputs)
         return self.model(inputs, rails=rails)
+
+    def encode(self, inputs):
+        self.record(inputs)
+        return self.model.encode(inputs)
+
+    def op_prior(self, *args):
+        return self.model.op_prior(*args)
+
+
+class SearchSpy(torch.nn.Module):
+    def __init__(self, search, seen):
+        super().__init__()
+        self.inner, self.seen = search, seen
+        self.depth, self.n_ops = search.depth, search.n_ops
+
+    def forward(self, inputs, *prior):
+        self.seen.append({k: v.clone() for k, v in inputs.items()})
+        return self.inner(inputs, *prior)
 
 
 def test_forward_never_receives_test_outputs(tmp_path):
@@ -56,7 +79,7 @@ def test_forward_never_receives_test_outputs(tmp_path):
 
     cfg = compose_cfg(["data.test.limit=2", "module.eval.n_augment=2", "rail.depth=1", "rail.beam_width=2",
                        "rail.policy_topk=2"])
-    cfg.module.results_dir = str(tmp_path)
+    cfg.module.eval.run_dir = str(tmp_path)
 
     def run_eval(mutate_answers: bool):
         torch.manual_seed(0)
@@ -88,5 +111,6 @@ def test_forward_never_receives_test_outputs(tmp_path):
     run_eval(True)
     second = (tmp_path / "eval" / "tasks.rank0.jsonl").read_text()
     import json
-    strip = lambda text: [(r["task_id"], r["attempts"]) for r in map(json.loads, text.splitlines())]
+    strip = lambda text: [(r["task_id"], r["attempts"], {n: p["attempts"] for n, p in r["sources"].items()})
+                          for r in map(json.loads, text.splitlines())]
     assert strip(first) == strip(second)      # predictions independent of the held answers

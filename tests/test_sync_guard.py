@@ -84,3 +84,28 @@ def test_single_execution_path(full_model, inputs):
     for other in runs[1:]:
         for a, b in zip(first, other):
             assert torch.equal(a, b)
+
+
+def test_rails_source_runs_the_search_outside_the_forward_without_host_reads(full_model, inputs):
+    """Evaluation's rails source (op prior + search on two augmented copies, answers inverted) is device work
+    only; the guard callback also scopes itself to the search engine's forward, called outside the model's."""
+    from topas_lit.eval.sources import EvalContext, RailsSource
+
+    source = RailsSource(search_augmentations=2, n_augment=2)
+    source.start(EvalContext(None, full_model, full_model.__call__, torch.device("cpu")))
+    with HostReadGuard("error") as guard:
+        found = source.propose(inputs)
+    assert guard.seen == [] and found["ok"].shape == (2 * 3, 2) and found["cells"].shape == (6, 2, 30, 30)
+
+    class Module:
+        model = full_model
+    callback = NoCPUTransferGuard("error")
+    callback.on_test_start(None, Module())
+    # a host read inside the search (its fingerprinting), called by the source outside the model's forward
+    handle = full_model.search.fingerprint.register_forward_hook(lambda mod, args, output: output[0].sum().item())
+    try:
+        with pytest.raises(HostReadError):
+            source.propose(inputs)
+    finally:
+        handle.remove()
+        callback.on_test_end(None, Module())

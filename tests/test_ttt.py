@@ -35,43 +35,51 @@ def test_batched_adaptation_equals_one_task_at_a_time(tiny_model):
 
 
 def test_voting_passes_in_one_forward_equal_a_forward_per_pass(arc1_train):
-    """predict_candidates runs the passes that share a rails setting as one forward over stacked copies; each
-    item's candidates (grids, verified flags, rails, programs, confidences) equal those of one pass at a time."""
+    """The network source runs all voting passes as one forward over stacked copies; each item's candidates
+    (grids, confidences) equal those of one pass at a time."""
+    from topas_lit.eval.sources import painter_candidates, voting_augmentations
     from topas_lit.run import build_module
 
-    cfg = compose_cfg(["module.eval.n_augment=4", "module.eval.search_augmentations=2", "rail.depth=1"])
+    cfg = compose_cfg(["module.eval.n_augment=4", "rail.depth=1"])
     torch.manual_seed(0)
     module = build_module(cfg).eval()
     inputs = make_inputs(arc1_train.tasks[:3])
-    together = module.predict_candidates(inputs, range(0, 4))
-    apart = [module.predict_candidates(inputs, range(a, a + 1)) for a in range(4)]
+    ks, perms = voting_augmentations(4, True, 0)
+    together = painter_candidates(module.model, inputs, ks, perms, [0, 1, 2, 3], "network")
+    apart = [painter_candidates(module.model, inputs, ks, perms, [a], "network") for a in range(4)]
     for i, cands in enumerate(together):
         alone = [c for per_pass in apart for c in per_pass[i]]
         assert len(cands) == 8 and [c.grid for c in cands] == [c.grid for c in alone]
-        assert [(c.verified, c.rail, c.program) for c in cands] == [(c.verified, c.rail, c.program) for c in alone]
+        assert [(c.verified, c.rail, c.program, c.source) for c in cands] == \
+            [(c.verified, c.rail, c.program, c.source) for c in alone]
         assert [c.confidence for c in cands] == pytest.approx([c.confidence for c in alone], abs=1e-5)
     assert len({str(c.grid) for c in together[0]}) > 1, "the passes gave identical grids: augmentation not applied"
 
 
+def ttt_source(module):
+    return next(s for s in module.evaluator.sources if s.name == "ttt")
+
+
 def watched_ttt_run(tmp_path, monkeypatch, *overrides):
-    """Evaluate 4 tasks with TTT in-process; record, at each call of module.adapt, how many tasks adapt together
-    and whether the live weights equal the start-of-test snapshot. -> (calls, records, weights unchanged at end)"""
+    """Evaluate 4 tasks with TTT in-process; record, at each call of the TTT source's adapt, how many tasks adapt
+    together and whether the live weights equal the start-of-test snapshot. -> (calls, records, weights unchanged)"""
     from lightning.pytorch import Trainer
     from topas_lit.data.datamodule import ARCDataModule
     from topas_lit.run import build_module
 
     cfg = compose_cfg(EVAL + ["+experiment=ttt", "module.ttt.steps=2", "rail.ttt_when_verified=run", *overrides])
-    cfg.module.results_dir = str(tmp_path)
+    cfg.module.eval.run_dir = str(tmp_path)
     module = build_module(cfg)
     start = {n: p.detach().clone() for n, p in module.model.named_parameters()}
     calls = []
-    real_adapt = module.adapt
+    source = ttt_source(module)
+    real_adapt = source.adapt
 
     def adapt(tasks):
         calls.append((len(tasks), all(torch.equal(p, start[n]) for n, p in module.model.named_parameters())))
         return real_adapt(tasks)
 
-    monkeypatch.setattr(module, "adapt", adapt)
+    monkeypatch.setattr(source, "adapt", adapt)
     dm = ARCDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
     Trainer(logger=False, enable_progress_bar=False, inference_mode=False, accelerator="cpu").test(module, dm)
     records = [json.loads(l) for l in (tmp_path / "eval" / "tasks.rank0.jsonl").read_text().splitlines()]
@@ -134,7 +142,7 @@ def test_resume_skips_finished_tasks_and_gives_the_same_report(tmp_path):
 def test_two_processes_give_the_same_submission_as_one(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     run(one, "+experiment=ttt")
-    run(two, "+experiment=ttt", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu")
+    run(two, "+experiment=ttt", "strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu")
     assert json.loads((one / "submission.json").read_text()) == json.loads((two / "submission.json").read_text())
     report = json.loads((two / "report.json").read_text())
     assert report["world_size"] == 2 and set(report["ranks"]) == {"0", "1"} and sum(report["ranks"].values()) == 4

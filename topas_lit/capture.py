@@ -50,43 +50,82 @@ def slice_output(out: TopasOutput, b: int) -> TopasOutput:
                        {k: cut(v) for k, v in out.extras.items()})
 
 
-class GraphedForward:
-    """Callable like the model for inference (``no_grad``): ``f(inputs, rails=True) -> TopasOutput``."""
+class GraphCache:
+    """CUDA graphs of a function of (padded) model inputs, one per (key, input shapes), sharing one memory pool:
+    captured on first use, replayed afterwards."""
 
-    def __init__(self, model: TopasModel, warmup: int = 2):
-        self.model = model
+    def __init__(self, warmup: int = 2):
         self.warmup = warmup
-        self.graphs: dict[tuple, tuple[dict[str, Tensor], torch.cuda.CUDAGraph, TopasOutput]] = {}
+        self.graphs: dict[tuple, tuple[dict[str, Tensor], torch.cuda.CUDAGraph, object]] = {}
         self.pool = None
 
-    def capture(self, inputs: dict[str, Tensor], rails: bool):
+    def capture(self, fn, inputs: dict[str, Tensor]):
         static_in = {k: v.clone() for k, v in inputs.items()}
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(self.warmup):
-                self.model(static_in, rails=rails)
+                fn(static_in)
         torch.cuda.current_stream().wait_stream(side)
         if self.pool is None:
             self.pool = torch.cuda.graph_pool_handle()
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self.pool):
-            static_out = self.model(static_in, rails=rails)
+            static_out = fn(static_in)
         return static_in, graph, static_out
 
-    @torch.no_grad()
-    def __call__(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
+    def replay(self, key: tuple, fn, inputs: dict[str, Tensor]) -> tuple[object, int]:
+        """-> (the graph's static output for the padded inputs, the number of real items)."""
         b, d = inputs["demo_mask"].shape
         padded = pad_inputs(inputs, bucket_items(b), bucket_demos(d))
-        # the EBR gate is host state the graph bakes in (after TTT it can differ from the eval gate)
-        key = (rails, self.model.ebr.gate, tuple((k, tuple(v.shape)) for k, v in sorted(padded.items())))
+        key = (key, tuple((k, tuple(v.shape)) for k, v in sorted(padded.items())))
         if key not in self.graphs:
-            self.graphs[key] = self.capture(padded, rails)
+            self.graphs[key] = self.capture(fn, padded)
         static_in, graph, static_out = self.graphs[key]
         for k, v in padded.items():
             static_in[k].copy_(v)
         graph.replay()
-        return slice_output(static_out, b)
+        return static_out, b
+
+
+class GraphedForward(GraphCache):
+    """Callable like the model for inference (``no_grad``): ``f(inputs, rails=True) -> TopasOutput``."""
+
+    def __init__(self, model: TopasModel, warmup: int = 2):
+        super().__init__(warmup)
+        self.model = model
+
+    @torch.no_grad()
+    def __call__(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
+        # the EBR gate is host state the graph bakes in (after TTT it can differ from the eval gate)
+        out, b = self.replay((rails, self.model.ebr.gate), lambda x: self.model(x, rails=rails), inputs)
+        return slice_output(out, b)
+
+
+class GraphedFunction(GraphCache):
+    """``fn(inputs) -> dict of [B, ...] tensors`` (sync-free), replayed as CUDA graphs; e.g. the rails source's
+    op prior + search, which runs outside the model's forward."""
+
+    def __init__(self, fn, warmup: int = 2):
+        super().__init__(warmup)
+        self.fn = fn
+
+    @torch.no_grad()
+    def __call__(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        out, b = self.replay((), self.fn, inputs)
+        return {k: v[:b].clone() for k, v in out.items()}
+
+
+def inference_callable(fn, mode: str, device: torch.device):
+    """``fn(inputs) -> dict of tensors`` as evaluation runs it: eager, CUDA graphs, or torch.compile (the same
+    modes as ``model.compile``; graphs only on CUDA)."""
+    if mode not in MODES:
+        raise ValueError(f"model.compile must be one of {MODES}, got {mode!r}")
+    if mode == "none" or device.type != "cuda":
+        return fn
+    if mode == "cudagraph":
+        return GraphedFunction(fn)
+    return torch.compile(fn, mode="reduce-overhead")
 
 
 def inference_forward(model: TopasModel, mode: str, device: torch.device):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -14,16 +13,24 @@ from rich.console import Console
 from rich.table import Table
 
 from topas_lit.checkpoint import load_weights, read_checkpoint
-from topas_lit.eval.results import ResultStore
+from topas_lit.eval.evaluator import Evaluator
 from topas_lit.lit_module import TopasLitModule
 
 log = logging.getLogger(__name__)
 
 
+EVALUATOR_KEYS = ("eval", "ttt")     # under module: in the config (public commands), read by the evaluator
+
+
 def build_module(cfg: DictConfig) -> TopasLitModule:
+    """The LightningModule from ``cfg.module``, with the evaluator of ``cfg`` attached (its test steps use it)."""
     kwargs = OmegaConf.to_container(cfg.module, resolve=True)
     cls = get_class(kwargs.pop("_target_"))
-    return cls(**kwargs)
+    for key in EVALUATOR_KEYS:
+        kwargs.pop(key, None)
+    module = cls(**kwargs)
+    module.evaluator = Evaluator.from_config(cfg)
+    return module
 
 
 def build_trainer(cfg: DictConfig) -> Trainer:
@@ -40,6 +47,8 @@ def run(cfg: DictConfig) -> dict | None:
     module = build_module(cfg)
     trainer = build_trainer(cfg)
     say = Console().print if trainer.is_global_zero else (lambda *a, **k: None)
+    if cfg.test:
+        module.evaluator.check_config()   # records of other settings in <run>/eval: stop before any work
     if cfg.ckpt_path:
         load_weights(module, cfg.ckpt_path)
         say(f"[bold]Starting weights[/]: checkpoint {cfg.ckpt_path} (no pretraining)")
@@ -56,13 +65,10 @@ def run(cfg: DictConfig) -> dict | None:
         say("[bold]Starting weights[/]: random initialisation (fit=false, no ckpt_path)")
     if not cfg.test:
         return None
-    trainer.test(module, dm)
+    trainer.test(module, dm, verbose=False)       # the figures are printed below, rounded
     if not trainer.is_global_zero:
         return None
-    ts = dm.test_set
-    store = ResultStore(out_dir)
-    report = store.merge([t.id for t in ts.tasks], [str(r) for r in ts.rejected],
-                         extra={"ttt_enabled": bool(cfg.module.ttt.enabled), "world_size": trainer.world_size})
+    report = module.evaluator.report
     print_report(report, out_dir)
     return report
 
@@ -81,11 +87,12 @@ def print_report(report: dict, out_dir: Path) -> None:
     table = Table(title="Evaluation (exact match, 2 attempts)")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("pass@2 per test input", f"{report['pass@2_per_test_input']:.3f} "
-                  f"({report['test_inputs_solved']}/{report['test_inputs']})")
-    table.add_row("pass@2 per task", f"{report['pass@2_per_task']:.3f} ({report['tasks_solved']}/{report['tasks']})")
+    table.add_row("pass@2 per test input", fraction(report["test_inputs_solved"], report["test_inputs"]))
+    table.add_row("pass@2 per task", fraction(report["tasks_solved"], report["tasks"]))
     if report.get("cell_accuracy_per_test_input") is not None:
         table.add_row("cell accuracy (best of 2, 0 if wrong size)", f"{report['cell_accuracy_per_test_input']:.3f}")
+    for name, s in report.get("sources", {}).items():
+        table.add_row(f"{name} alone: pass@2 per test input / per task", source_figures(s))
     for rail, n in report["rail_counts"].items():
         table.add_row(f"answered by {rail}", str(n))
     if report["rejected_tasks"]:
@@ -93,4 +100,18 @@ def print_report(report: dict, out_dir: Path) -> None:
     if report["tasks_failed"]:
         table.add_row("failed tasks", str(len(report["tasks_failed"])))
     con.print(table)
-    con.print(f"outputs: {out_dir}/submission.json, {out_dir}/report.json, {out_dir}/results.jsonl")
+    for key, settings in report.get("prediction_callbacks", {}).items():
+        con.print(f"prediction-shaping callback {key}: {settings}", highlight=False, soft_wrap=True)
+    con.print(f"outputs: {out_dir}/submission.json, {out_dir}/report.json, {out_dir}/results.jsonl, "
+              f"{out_dir}/report.html", soft_wrap=True)
+
+
+def fraction(solved: int, total: int) -> str:
+    return f"{solved / total:.3f} ({solved}/{total})" if total else "- (0 scored)"
+
+
+def source_figures(s: dict) -> str:
+    """One source's own pass@2, or why it answered nothing (e.g. TTT disabled)."""
+    if s["tasks_answered"] == 0 and s["tasks_skipped"]:
+        return "not run (" + ", ".join(f"{why}: {n} tasks" for why, n in s["tasks_skipped"].items()) + ")"
+    return f"{fraction(s['test_inputs_solved'], s['test_inputs'])} / {fraction(s['tasks_solved'], s['tasks'])}"

@@ -71,3 +71,20 @@ def test_cuda_graph_forward_follows_the_ebr_gate(model):
             assert torch.equal(out.grid, eager.grid), gate
     finally:
         model.ebr.set_gate(start)
+
+
+def test_rails_source_under_cuda_graphs_matches_eager(model):
+    """The rails source runs the op prior + search outside the model's forward; with model.compile=cudagraph that
+    part replays as CUDA graphs too (capture.GraphedFunction) and gives the eager answers."""
+    from common import eval_batch
+    from topas_lit.capture import GraphedFunction
+    from topas_lit.eval.sources import EvalContext, RailsSource
+    source = RailsSource(search_augmentations=2, n_augment=2)
+    source.start(EvalContext(None, model, model.__call__, torch.device("cuda")))
+    inputs = eval_batch(3, 3, "cuda")
+    eager = source.propose(inputs)
+    source.prior_and_search = GraphedFunction(source._prior_and_search)
+    for _ in range(2):                                   # capture, then replay
+        graphed = source.propose(inputs)
+    for key in eager:
+        assert torch.equal(eager[key], graphed[key]), key

@@ -28,6 +28,8 @@ class DreamTokenBuffer(Callback):
     feed_engine: write the valid tokens into the DreamEngine's memory at each flush.
     """
 
+    prediction_key = "dream_buffer"     # shapes predictions (through the engine's memory): in the fingerprint
+
     def __init__(self, capacity: int = 256, sink: str = "file", dirpath: str | None = None, feed_engine: bool = True,
                  host_limit: int = 65536):
         if capacity < 1:
@@ -48,6 +50,10 @@ class DreamTokenBuffer(Callback):
         self._chunks: list[tuple[Tensor, Tensor]] = []   # host copies (pending for file, kept for host)
         self._events: list = []                          # CUDA events of in-flight non_blocking copies
         self._pending: dict | None = None                # state loaded before the buffer was allocated
+
+    def prediction_settings(self) -> dict:
+        """What of this callback reaches predictions: the tokens it feeds the DreamEngine in training."""
+        return {"capacity": self.capacity, "feed_engine": self.feed_engine}
 
     # ---- allocation and resume ----------------------------------------------------------------------------
     def _allocate(self, pl_module) -> None:

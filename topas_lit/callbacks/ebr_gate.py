@@ -1,8 +1,10 @@
 """EBRGate: the EBR gating policy per phase, and how often EBR ran and changed the answer.
 
 Training: ``never`` for the first ``warmup_epochs`` epochs (the energy net is untrained), then ``train``.
-Validation, test and predict: ``eval``. Predictions after a task's TTT: ``ttt`` (through ``pl_module.ttt_ebr_gate``;
-the adaptation steps themselves always run with ``never``: the TTT loss reads the painter's logits).
+Validation, test and predict: ``eval``. Predictions after a task's TTT: ``ttt`` (``None``: the eval gate); the
+evaluator reads it from ``prediction_settings()`` at test start (the adaptation steps themselves always run with
+``never``: the TTT loss reads the painter's logits). It shapes predictions, so those settings enter the run's
+fingerprint and report; a run without this callback evaluates under the model's own gate, and says so.
 Counts accumulate on the device, never read per batch: from the step outputs in training/validation; in test,
 from every evaluation output, through ``pl_module.eval_listeners`` (it sees CUDA-graph replays too, which no
 module hook does; TTT steps are not evaluation forwards). Logged at epoch end as ``ebr/<phase>/applied_rate``
@@ -22,6 +24,8 @@ PHASES = ("train", "val", "test")
 
 
 class EBRGate(Callback):
+    prediction_key = "ebr_gate"
+
     def __init__(self, train: str = "entropy", eval: str = "entropy", ttt: str | None = "never",
                  warmup_epochs: int = 1):
         for name, gate in (("train", train), ("eval", eval), ("ttt", ttt)):
@@ -32,7 +36,11 @@ class EBRGate(Callback):
         self.train_gate, self.eval_gate, self.ttt_gate, self.warmup_epochs = train, eval, ttt, warmup_epochs
         self._counts: dict[str, Tensor] = {}     # phase -> [applied, changed, items] on the device
         self.history: dict[str, list[tuple[int, int, int]]] = {p: [] for p in PHASES}   # epoch-end totals
-        self._saved: tuple[str, str | None] | None = None
+        self._saved: str | None = None
+
+    def prediction_settings(self) -> dict:
+        """The gates of evaluation predictions: ``eval`` and ``ttt`` (after a task's TTT)."""
+        return {"eval": self.eval_gate, "ttt": self.ttt_gate or self.eval_gate}
 
     def gate_for_epoch(self, epoch: int) -> str:
         return "never" if epoch < self.warmup_epochs else self.train_gate
@@ -99,9 +107,8 @@ class EBRGate(Callback):
 
     # ---- evaluation ---------------------------------------------------------------------------------------
     def on_test_start(self, trainer, pl_module) -> None:
-        self._saved = (pl_module.model.ebr.gate, pl_module.ttt_ebr_gate)
+        self._saved = pl_module.model.ebr.gate
         pl_module.model.ebr.set_gate(self.eval_gate)
-        pl_module.ttt_ebr_gate = self.ttt_gate
         self._reset("test", pl_module.device)
         pl_module.eval_listeners.append(self._count_extras)
 
@@ -112,8 +119,7 @@ class EBRGate(Callback):
         if self._count_extras in pl_module.eval_listeners:
             pl_module.eval_listeners.remove(self._count_extras)
         if self._saved is not None:
-            pl_module.model.ebr.set_gate(self._saved[0])
-            pl_module.ttt_ebr_gate = self._saved[1]
+            pl_module.model.ebr.set_gate(self._saved)
             self._saved = None
 
     def on_predict_start(self, trainer, pl_module) -> None:

@@ -155,7 +155,9 @@ class HostReadGuard:
 
 
 class NoCPUTransferGuard(Callback):
-    """Scopes a ``HostReadGuard`` to the forward of ``pl_module.model`` (not Lightning's own loop).
+    """Scopes a ``HostReadGuard`` to the forward of ``pl_module.model`` (not Lightning's own loop), and to the
+    forward of its search engine ``pl_module.model.search`` when it has one (evaluation runs the search on its own,
+    outside the model's forward); nested calls share one guard.
 
     ``phases`` limits it to some of train/validate/test/predict; ``mode`` is off/warn/error.
     """
@@ -168,27 +170,32 @@ class NoCPUTransferGuard(Callback):
         self.flagged: list[str] = []
         self._handles = []
         self._active: HostReadGuard | None = None
+        self._depth = 0
 
     def _attach(self, pl_module, phase: str) -> None:
         self._detach()
         if self.mode == "off" or phase not in self.phases:
             return
         model = pl_module.model
-        self._handles = [
-            model.register_forward_pre_hook(self._enter),
-            model.register_forward_hook(self._exit, always_call=True),
-        ]
+        search = getattr(model, "search", None)
+        for m in [model] + ([search] if isinstance(search, torch.nn.Module) else []):
+            self._handles += [m.register_forward_pre_hook(self._enter),
+                              m.register_forward_hook(self._exit, always_call=True)]
 
     def _detach(self) -> None:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._depth = 0
 
     def _enter(self, module, args):
-        self._active = HostReadGuard(self.mode).__enter__()
+        self._depth += 1
+        if self._depth == 1:
+            self._active = HostReadGuard(self.mode).__enter__()
 
     def _exit(self, module, args, output):
-        if self._active is not None:
+        self._depth = max(0, self._depth - 1)
+        if self._depth == 0 and self._active is not None:
             self._active.__exit__(None, None, None)
             self.flagged.extend(self._active.seen)
             self._active = None

@@ -27,9 +27,20 @@ def dihedral(cells: Tensor, size: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
     sel = k.view(1, -1, 1, 1).expand(1, *cells.shape)
     src_r = rows.gather(0, sel)[0]
     src_c = cols.gather(0, sel)[0]
-    swap = SWAPS_SIDES.to(cells.device)[k]
+    swap = swaps_sides(k)
     new_size = torch.where(swap[:, None], size.flip(-1), size)
     return remap(cells, src_r, src_c, inside(new_size)), new_size
+
+
+def swaps_sides(k: Tensor) -> Tensor:
+    """SWAPS_SIDES[k] by arithmetic on k's device (rot90, rot270, transpose, antitranspose): no host constant to
+    copy over, so augmenting reads and copies nothing between host and device."""
+    return ((k % 2 == 1) & (k < 4)) | (k >= 6)
+
+
+def inverse(k: Tensor) -> Tensor:
+    """INVERSE[k] on k's device: rot90 and rot270 undo each other; every other transform is its own inverse."""
+    return torch.where((k == 1) | (k == 3), 4 - k, k)
 
 
 def permute_colours(cells: Tensor, perm: Tensor) -> Tensor:
@@ -51,7 +62,7 @@ def augment(cells: Tensor, size: Tensor, k: Tensor, perm: Tensor) -> tuple[Tenso
 def deaugment(cells: Tensor, size: Tensor, k: Tensor, perm: Tensor) -> tuple[Tensor, Tensor]:
     """Exact inverse of ``augment`` with the same (k, perm)."""
     cells = permute_colours(cells, invert_perm(perm))
-    return dihedral(cells, size, INVERSE.to(k.device)[k])
+    return dihedral(cells, size, inverse(k))
 
 
 def random_perm(n: int, generator: torch.Generator, keep_zero: bool = True) -> Tensor:

@@ -1,5 +1,6 @@
-"""Per-task results written as they finish (one JSON line per task per rank), resume, and the final merge into
-``submission.json`` (Kaggle format) and ``report.json`` on rank 0."""
+"""Per-task records written as they finish (one JSON line per task per rank), read back for resume, and the final
+merge into ``submission.json`` (Kaggle format), ``results.jsonl`` and ``report.json`` on rank 0; ``summarize``
+gives the figures of a set of records (combined and per candidate source)."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 from topas_lit.eval.scoring import mean_cell_accuracy, pass_at_2
+
+NO_ANSWER = [[0]]   # submission.json only: a test input no source answered gets this placeholder (scored as unsolved)
 
 
 class ResultStore:
@@ -47,7 +50,9 @@ class ResultStore:
         """Write submission.json, results.jsonl (task order) and report.json; return the report."""
         recs = self.read_all()
         ordered = [recs[t] for t in task_order if t in recs]
-        submission = {r["task_id"]: [{"attempt_1": a[0], "attempt_2": a[1]} for a in r["attempts"]] for r in ordered}
+        submission = {r["task_id"]: [{"attempt_1": a[0], "attempt_2": a[1]} for a in (x or [NO_ANSWER] * 2
+                                                                                          for x in r["attempts"])]
+                      for r in ordered}
         with open(self.run_dir / "submission.json", "w") as f:
             json.dump(submission, f)
         with open(self.run_dir / "results.jsonl", "w") as f:
@@ -74,15 +79,36 @@ def summarize(records: list[dict]) -> dict:
         **pass_at_2(records),
         "cell_accuracy_per_test_input": mean_cell_accuracy(records),   # graded, secondary; not pass@2
         "tasks_evaluated": len(records),
+        "test_inputs_answered": sum(1 for r in records for a in r.get("attempts", []) if a),
         "tasks_failed": {r["task_id"]: r["error"] for r in records if r.get("error")},
         "rail_counts": dict(sorted(rails.items())),
         "rail_freq": {k: v / n_inputs for k, v in sorted(rails.items())} if n_inputs else {},
-        "ttt_tasks_adapted": sum(1 for t in ttt if t["steps"] > 0),
-        "ttt_tasks_skipped": dict(Counter(t["skipped"] for t in ttt if t["skipped"])),
-        "ttt_steps_per_task": _mean([t["steps"] for t in ttt]),
-        "ttt_seconds_per_task": _mean([t["seconds"] for t in ttt]),
+        "answered_by_source": dict(sorted(Counter(s for r in records for s in r.get("answered_by", [])).items())),
+        "ttt_tasks_adapted": sum(1 for t in ttt if t.get("steps", 0) > 0),
+        "ttt_tasks_skipped": dict(Counter(t["skipped"] for t in ttt if t.get("skipped"))),
+        "ttt_steps_per_task": _mean([t.get("steps", 0) for t in ttt]),
+        "ttt_seconds_per_task": _mean([t.get("seconds", 0.0) for t in ttt]),
         "seconds_per_task": _mean([r["seconds"] for r in records]),
+        "sources": per_source(records),
     }
+
+
+def per_source(records: list[dict]) -> dict:
+    """Each candidate source alone, from its own top-2 attempts in the same records: pass@2 per test input and
+    per task (a test input it did not answer counts as unsolved), cell accuracy, how many test inputs and tasks it
+    answered, and why it skipped tasks."""
+    names = list(dict.fromkeys(name for r in records for name in r.get("sources", {})))
+    out = {}
+    for name in names:
+        parts = [r["sources"][name] for r in records if name in r.get("sources", {})]
+        out[name] = {
+            **pass_at_2(parts),
+            "cell_accuracy_per_test_input": mean_cell_accuracy(parts),
+            "test_inputs_answered": sum(1 for p in parts for a in p["attempts"] if a),
+            "tasks_answered": sum(1 for p in parts if any(p["attempts"])),
+            "tasks_skipped": dict(Counter(p["info"]["skipped"] for p in parts if p["info"].get("skipped"))),
+        }
+    return out
 
 
 def read_records(folder: Path) -> dict[str, dict]:
