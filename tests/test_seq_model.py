@@ -26,22 +26,23 @@ OPTIM = {"name": "normuon", "lr": 3e-3, "muon_lr": 1e-2, "momentum": 0.95, "beta
 PAIRS = [([[1, 2, 3], [4, 5, 6]], [[7], [8], [9], [0]]), ([[3]], [[1, 1], [2, 2]])]
 
 
-@pytest.mark.parametrize("cycles,slots", [(1, False), (2, False), (1, True)])
-def test_cached_decoding_gives_the_full_forwards_logits(cycles, slots):
+@pytest.mark.parametrize("cycles,slots,colour", [(1, False, False), (2, False, False), (1, True, True)])
+def test_cached_decoding_gives_the_full_forwards_logits(cycles, slots, colour):
     torch.manual_seed(0)
-    m = TopasSeqModel(32, 4, 2, 64, n_tasks=4, cycles=cycles, slots={"enabled": slots}).eval()
+    m = TopasSeqModel(32, 4, 2, 64, n_tasks=4, cycles=cycles, slots={"enabled": slots}, colour_cond=colour).eval()
     ci, si = pad_grids([p[0] for p in PAIRS])
     co, so = pad_grids([p[1] for p in PAIRS])
     tok, pos, sep = serialize(ci, si, co, so, int(pair_length(si, so).max()))
     task, k = torch.tensor([1, 2]), torch.tensor([0, 5])
-    full = m(tok, pos, task, k, ci, si)
+    colours = torch.stack([torch.arange(10), torch.tensor([0, 3, 1, 2, 4, 5, 6, 7, 9, 8])])
+    full = m(tok, pos, task, k, colours, ci, si)
     prompt = int(pair_length(si).max())
     ptok, ppos, valid = m.left_pad_prompts(ci, si, prompt)
     cache = KVCache.empty(m.core.n_cache_layers, valid, prompt + 8)
-    steps = [m.painter(m.core(m.embed(ptok, ppos, task, k, ci, si), ppos, cache, 0)[:, -1])]
+    steps = [m.painter(m.core(m.embed(ptok, ppos, task, k, colours, ci, si), ppos, cache, 0)[:, -1])]
     for t in range(5):
         at = (sep + 1 + t)[:, None]
-        h = m.core(m.encoder(tok.gather(1, at), task, k), pos.gather(1, at[..., None].expand(-1, 1, 3)), cache,
+        h = m.core(m.encoder(tok.gather(1, at), task, k, colours), pos.gather(1, at[..., None].expand(-1, 1, 3)), cache,
                    prompt + t)
         steps.append(m.painter(h[:, -1]))
     for n in range(2):
@@ -74,14 +75,14 @@ def test_the_forward_and_a_decoding_step_read_nothing_on_the_host():
     tok, pos, _ = serialize(ci, si, co, so, 20)
     task, k = torch.tensor([1, 2]), torch.tensor([0, 1])
     with HostReadGuard("error") as guard:
-        logits = m(tok, pos, task, k, ci, si)
+        logits = m(tok, pos, task, k, None, ci, si)
         m.painter.step(logits[:, 5], PaintState.start(2, "cpu"))
     assert guard.seen == []
 
 
 def test_every_stage_gets_a_gradient():
     torch.manual_seed(0)
-    module = SeqLitModule({**TINY, "slots": {"enabled": True}, "cycles": 2}, OPTIM, ["a", "b"])
+    module = SeqLitModule({**TINY, "slots": {"enabled": True}, "cycles": 2, "colour_cond": True}, OPTIM, ["a", "b"])
     bank = PairBank.build([(1, PAIRS, [])])
     batch = build_batch(bank, EpochBatches(bank, 2).batches(0)[0])
     module.loss(batch).backward()
@@ -124,7 +125,7 @@ class Oracle:
     def train(self, mode=True):
         return self
 
-    def generate(self, inp, in_size, task, k, prompt_length, max_new):
+    def generate(self, inp, in_size, task, k, colours, prompt_length, max_new):
         cells, sizes = [], []
         for n in range(inp.shape[0]):
             for (ki, perm_row), (c, s) in self.answers.items():

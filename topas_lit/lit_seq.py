@@ -37,8 +37,9 @@ class SeqLitModule(LightningModule):
         self._clock: float | None = None
 
     def loss(self, batch: dict, forward=None) -> torch.Tensor:
-        logits = (self.model if forward is None else forward)(batch["tokens"], batch["positions"], batch["task"], batch["dihedral"],
-                                         batch.get("inp"), batch.get("in_size"))
+        logits = (self.model if forward is None else forward)(
+            batch["tokens"], batch["positions"], batch["task"], batch["dihedral"], batch.get("colours"),
+            batch.get("inp"), batch.get("in_size"))
         return F.cross_entropy(logits.flatten(0, 1).float(), batch["targets"].flatten(), ignore_index=-100)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -151,11 +151,12 @@ def build_batch(bank: PairBank, batch: dict) -> dict[str, Tensor]:
     """On the bank's device: gather the batch's pairs, augment them, serialise them.
 
     -> tokens [B, L], positions [B, L, 3], targets [B, L] (-100 outside the output part), task [B], dihedral [B],
-    and the augmented input grids inp [B, 30, 30], in_size [B, 2] (read by ObjectSlots).
+    colours [B, 10] (the permutation), and the augmented input grids inp [B, 30, 30], in_size [B, 2] (read by
+    ObjectSlots).
     """
     idx, k, perm = batch["idx"], batch["k"], batch["perm"]
     inp, in_size = augment(bank.inp[idx], bank.in_size[idx], k, perm)
     out, out_size = augment(bank.out[idx], bank.out_size[idx], k, perm)
     tokens, pos, sep = serialize(inp, in_size, out, out_size, batch["length"])
     return {"tokens": tokens, "positions": pos, "targets": output_targets(tokens, sep),
-            "task": bank.task_row[idx], "dihedral": k, "inp": inp, "in_size": in_size}
+            "task": bank.task_row[idx], "dihedral": k, "colours": perm, "inp": inp, "in_size": in_size}

@@ -84,7 +84,7 @@ class SequenceSource:
                 idx = torch.tensor(chunk)
                 out_cells, out_size, logp = model.generate(
                     a_cells[idx].to(device), a_size[idx].to(device), rows[idx].to(device), k[idx].to(device),
-                    int(prompt_len[idx].max()), self.max_new)
+                    perm[idx].to(device), int(prompt_len[idx].max()), self.max_new)
                 back, back_size = deaugment(out_cells, out_size.clamp(min=1), k[idx].to(device),
                                             perm[idx].to(device))
                 ok = (out_size > 0).all(-1)

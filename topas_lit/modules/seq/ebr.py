@@ -38,7 +38,7 @@ class EBR(nn.Module):
         length = int(pair_length(a_in_size, a_out_size).max())    # host read of sizes: outside the forward
         tokens, pos, sep = serialize(a_in, a_in_size, a_out, a_out_size, length)
         targets = output_targets(tokens, sep)
-        logits = model(tokens, pos, task, k)
+        logits = model(tokens, pos, task, k, perm, a_in, a_in_size)
         logp = logits.float().log_softmax(-1)
         picked = logp.gather(-1, targets.clamp(min=0)[..., None])[..., 0]
         return (picked * (targets >= 0)).sum(1)

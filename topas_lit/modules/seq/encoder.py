@@ -2,7 +2,9 @@
 
 Every token of a pair's sequence (cells, newlines, START/SEP/END) gets its token embedding plus the embedding of
 its task (one learned row per task id: the puzzle embedding that joint TTT trains; row 0 is "unknown task") and of
-the dihedral transform the pair was drawn under. Positions are not added here: they enter attention as 3-D rotary
+the dihedral transform the pair was drawn under. With ``colour_cond`` it also gets the embedding of the colour
+permutation the pair was drawn under (the sum over colours c of a learned vector for "c is shown as perm[c]"):
+without it, a task whose rule names colours is ambiguous under a permutation the model cannot see. Positions are not added here: they enter attention as 3-D rotary
 phases (``Rotary3D``), x = column, y = row, z = part of the sequence.
 """
 from __future__ import annotations
@@ -11,13 +13,15 @@ import torch
 from torch import Tensor, nn
 
 from topas_lit.data.sequences import VOCAB_SIZE
+from topas_lit.modules.dsl.grid import N_COLOURS
 
 N_DIHEDRAL = 8
 AXES_MAX = (32, 32, 8)     # x (column, newline at 30), y (row), z (START, input, SEP, output, END)
 
 
 class GridEncoder(nn.Module):
-    def __init__(self, d_model: int, n_tasks: int, dropout: float = 0.0, task_dropout: float = 0.0):
+    def __init__(self, d_model: int, n_tasks: int, dropout: float = 0.0, task_dropout: float = 0.0,
+                 colour_cond: bool = False):
         """``task_dropout``: in training, the fraction of sequences whose task row is replaced by row 0 (unknown
         task), so that row 0 learns to predict without a task (what a run without TTT predicts with)."""
         super().__init__()
@@ -26,17 +30,23 @@ class GridEncoder(nn.Module):
         self.token = nn.Embedding(VOCAB_SIZE, d_model)
         self.task = nn.Embedding(n_tasks, d_model)
         self.dihedral = nn.Embedding(N_DIHEDRAL, d_model)
+        self.colour = nn.Embedding(N_COLOURS * N_COLOURS, d_model) if colour_cond else None
         self.drop = nn.Dropout(dropout)
         self.task_dropout = task_dropout
-        for emb in (self.token, self.task, self.dihedral):
-            nn.init.normal_(emb.weight, std=0.02)
+        for emb in (self.token, self.task, self.dihedral, self.colour):
+            if emb is not None:
+                nn.init.normal_(emb.weight, std=0.02)
 
-    def forward(self, tokens: Tensor, task: Tensor, dihedral: Tensor, gen: torch.Generator | None = None) -> Tensor:
-        """tokens [B, L], task [B], dihedral [B] -> [B, L, d]."""
+    def forward(self, tokens: Tensor, task: Tensor, dihedral: Tensor, colours: Tensor | None = None,
+                gen: torch.Generator | None = None) -> Tensor:
+        """tokens [B, L], task [B], dihedral [B], colours [B, 10] (the permutation; None: identity) -> [B, L, d]."""
         if self.training and self.task_dropout > 0:
             drop = torch.rand(task.shape, device=task.device, generator=gen) < self.task_dropout
             task = torch.where(drop, torch.zeros_like(task), task)
         cond = self.task(task) + self.dihedral(dihedral)
+        if self.colour is not None:
+            shown = torch.arange(N_COLOURS, device=task.device).expand(task.shape[0], -1) if colours is None else colours
+            cond = cond + self.colour(torch.arange(N_COLOURS, device=task.device) * N_COLOURS + shown).sum(1)
         return self.drop(self.token(tokens) + cond[:, None, :])
 
 

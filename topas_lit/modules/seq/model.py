@@ -5,7 +5,8 @@ embedding (joint TTT trains the evaluated tasks' rows on their demos) and on the
 under. Training is next-token prediction on the output tokens; answering is grid-shaped greedy decoding from the
 prompt ``START input SEP`` (``generate``), under many augmentations, voted by the evaluator's source.
 
-forward(tokens [B, L], positions [B, L, 3], task [B], dihedral [B], inp?, in_size?) -> logits [B, L, VOCAB]
+forward(tokens [B, L], positions [B, L, 3], task [B], dihedral [B], colours? [B, 10], inp?, in_size?)
+    -> logits [B, L, VOCAB]
 """
 from __future__ import annotations
 
@@ -22,15 +23,15 @@ from topas_lit.modules.seq.slots import ObjectSlots
 
 class TopasSeqModel(nn.Module):
     def __init__(self, d_model: int, heads: int, layers: int, d_ff: int, n_tasks: int, dropout: float = 0.0,
-                 task_dropout: float = 0.0, cycles: int = 1, slots: dict | None = None, ebr: dict | None = None,
-                 compile: str = "none"):
+                 task_dropout: float = 0.0, colour_cond: bool = False, cycles: int = 1, slots: dict | None = None,
+                 ebr: dict | None = None, compile: str = "none"):
         """``n_tasks``: task embedding rows (1 + the run's tasks; set by the data module's composition).
         ``compile``: none | default: torch.compile of the training forward (dynamic shapes)."""
         super().__init__()
         if compile not in ("none", "default"):
             raise ValueError(f"model.compile must be 'none' or 'default' for the sequence model, got {compile!r}")
         self.compile_mode = compile
-        self.encoder = GridEncoder(d_model, n_tasks, dropout, task_dropout)
+        self.encoder = GridEncoder(d_model, n_tasks, dropout, task_dropout, colour_cond)
         self.slots = ObjectSlots(d_model) if (slots or {}).get("enabled", False) else None
         self.core = HRMCore(d_model, heads, layers, d_ff, dropout, cycles)
         self.painter = Painter(d_model)
@@ -40,18 +41,18 @@ class TopasSeqModel(nn.Module):
     def n_tasks(self) -> int:
         return self.encoder.task.num_embeddings
 
-    def embed(self, tokens: Tensor, positions: Tensor, task: Tensor, dihedral: Tensor, inp: Tensor | None,
-              in_size: Tensor | None) -> Tensor:
-        x = self.encoder(tokens, task, dihedral)
+    def embed(self, tokens: Tensor, positions: Tensor, task: Tensor, dihedral: Tensor, colours: Tensor | None,
+              inp: Tensor | None, in_size: Tensor | None) -> Tensor:
+        x = self.encoder(tokens, task, dihedral, colours)
         if self.slots is not None:
             if inp is None:
                 raise ValueError("model.slots.enabled needs the input grids (inp, in_size) in the forward")
             x = x + self.slots(inp, in_size, positions)
         return x
 
-    def forward(self, tokens: Tensor, positions: Tensor, task: Tensor, dihedral: Tensor, inp: Tensor | None = None,
-                in_size: Tensor | None = None) -> Tensor:
-        x = self.embed(tokens, positions, task, dihedral, inp, in_size)
+    def forward(self, tokens: Tensor, positions: Tensor, task: Tensor, dihedral: Tensor,
+                colours: Tensor | None = None, inp: Tensor | None = None, in_size: Tensor | None = None) -> Tensor:
+        x = self.embed(tokens, positions, task, dihedral, colours, inp, in_size)
         return self.painter(self.core(x, positions))
 
     # ---- decoding -------------------------------------------------------------------------------------------
@@ -66,9 +67,10 @@ class TopasSeqModel(nn.Module):
         return tokens.gather(1, src), pos.gather(1, src[..., None].expand(-1, -1, 3)), valid
 
     @torch.no_grad()
-    def generate(self, inp: Tensor, in_size: Tensor, task: Tensor, dihedral: Tensor, prompt_length: int,
-                 max_new: int = MAX_OUTPUT_TOKENS, check_every: int = 16) -> tuple[Tensor, Tensor, Tensor]:
-        """Greedy grid-shaped decoding of the output for (already augmented) inputs.
+    def generate(self, inp: Tensor, in_size: Tensor, task: Tensor, dihedral: Tensor, colours: Tensor | None,
+                 prompt_length: int, max_new: int = MAX_OUTPUT_TOKENS, check_every: int = 16
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+        """Greedy grid-shaped decoding of the output for inputs already augmented by (dihedral, colours).
 
         ``prompt_length``: at least the longest prompt (the caller knows the sizes on the host). Returns
         (cells [B, 30, 30] with PAD outside, size [B, 2] ((0, 0) if unfinished), summed log-prob [B]). The loop
@@ -78,7 +80,7 @@ class TopasSeqModel(nn.Module):
         b, dev = inp.shape[0], inp.device
         tokens, pos, valid = self.left_pad_prompts(inp, in_size, prompt_length)
         cache = KVCache.empty(self.core.n_cache_layers, valid, prompt_length + max_new)
-        h = self.core(self.embed(tokens, pos, task, dihedral, inp, in_size), pos, cache, 0)
+        h = self.core(self.embed(tokens, pos, task, dihedral, colours, inp, in_size), pos, cache, 0)
         logits = self.painter(h[:, -1])
         state = PaintState.start(b, dev)
         logp = torch.zeros(b, device=dev)
@@ -88,7 +90,8 @@ class TopasSeqModel(nn.Module):
             if (t + 1) % check_every == 0 and bool(state.done.all()):     # the loop's one host read
                 break
             if t + 1 < max_new:      # output tokens carry no object features: the encoder alone embeds them
-                h = self.core(self.encoder(tok[:, None], task, dihedral), tpos[:, None], cache, prompt_length + t)
+                h = self.core(self.encoder(tok[:, None], task, dihedral, colours), tpos[:, None], cache,
+                              prompt_length + t)
                 logits = self.painter(h[:, -1])
         cells, size = state.grid()
         return cells, size, logp
