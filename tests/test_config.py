@@ -37,7 +37,7 @@ def test_experiment_composes(experiment):
 
 
 def test_ttt_experiment_turns_ttt_on():
-    cfg = compose_cfg(["+experiment=ttt"])
+    cfg = compose_cfg(["+experiment=slot_ttt"])
     assert cfg.module.ttt.enabled and cfg.module.ttt.steps > 0 and cfg.trainer.inference_mode is False
 
 

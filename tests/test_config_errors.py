@@ -14,7 +14,7 @@ from topas_lit.config_check import ConfigError, validate
 NO_CUDA = not torch.cuda.is_available()
 
 
-@pytest.mark.parametrize("overrides", [[], ["data=eval_all"], ["data=arc2"], ["+experiment=ttt"], ["rail=gpu"],
+@pytest.mark.parametrize("overrides", [[], ["data=eval_all"], ["data=arc2"], ["+experiment=slot_ttt"], ["rail=gpu"],
                                        ["precision=bf16-mixed"], ["callbacks.ebr_gate.ttt=null"]])
 def test_shipped_configs_pass(overrides):
     validate(compose_cfg(overrides))

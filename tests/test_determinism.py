@@ -14,7 +14,7 @@ from conftest import ROOT, compose_cfg
 RUN = ["logger=csv", "data.train.limit=20", "data.batch_size=2", "+trainer.limit_train_batches=3",
        "+trainer.limit_val_batches=1", "trainer.max_epochs=2", "callbacks.checkpoint.every_n_train_steps=2",
        "data.test.limit=3", "rail.depth=1", "rail.beam_width=2", "rail.policy_topk=2", "module.eval.n_augment=2",
-       "model.ebr.steps=1", "+experiment=ttt", "module.ttt.steps=2", "module.ttt.batch_size=2",
+       "model.ebr.steps=1", "+experiment=slot_ttt", "module.ttt.steps=2", "module.ttt.batch_size=2",
        "rail.ttt_when_verified=run", "~callbacks.progress", "+trainer.enable_progress_bar=false",
        "callbacks.sync_guard.mode=error"]
 

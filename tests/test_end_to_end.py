@@ -52,7 +52,7 @@ def test_train_eval_writes_submission_and_report(tmp_path):
 
 @pytest.mark.slow
 def test_ttt_experiment_runs_and_says_what_it_did(tmp_path):
-    out = run_main(tmp_path, "+experiment=ttt", "logger=csv", "module.ttt.steps=2", "module.ttt.batch_size=2")
+    out = run_main(tmp_path, "+experiment=slot_ttt", "logger=csv", "module.ttt.steps=2", "module.ttt.batch_size=2")
     records = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert all(r["ttt"]["steps"] == 2 or r["ttt"]["skipped"] == "verified" for r in records)
     adapted = [r for r in records if r["ttt"]["steps"] == 2]

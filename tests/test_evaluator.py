@@ -173,7 +173,7 @@ def test_fingerprint_parts_follow_prediction_settings_only():
     assert config_parts(compose_cfg(["module.ttt.steps=5"])) == base                   # TTT off: its steps idle
     for override, key in [("rail.depth=3", "rail.depth"), ("module.eval.n_augment=8", "voting.n_augment"),
                           ("model.ebr.gate=always", "model.ebr.gate"), ("data.max_demos=4", "data.max_demos"),
-                          ("+experiment=ttt", "ttt.enabled"), ("precision=bf16-mixed", "precision.trainer"),
+                          ("+experiment=slot_ttt", "ttt.enabled"), ("precision=bf16-mixed", "precision.trainer"),
                           ("module.eval.sources=[rails]", "sources"), ("data=arc2", "data.test.version")]:
         changed = differences(base, config_parts(compose_cfg([override])))
         assert any(line.startswith(key) for line in changed), (override, changed)

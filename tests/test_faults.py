@@ -146,7 +146,7 @@ def test_training_order_and_augmentation_depend_on_seed_epoch_and_index_only():
 
 # ---- b. evaluation killed mid-way ------------------------------------------------------------------------------
 EVAL = ["fit=false", "logger=csv", "callbacks=none", "data.test.limit=4", "module.eval.n_augment=2", "rail.depth=1",
-        "rail.beam_width=2", "rail.policy_topk=2", "+experiment=ttt", "module.ttt.steps=2", "module.ttt.batch_size=2",
+        "rail.beam_width=2", "rail.policy_topk=2", "+experiment=slot_ttt", "module.ttt.steps=2", "module.ttt.batch_size=2",
         "rail.ttt_when_verified=run"]
 
 

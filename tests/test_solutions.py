@@ -22,7 +22,7 @@ from topas_lit.run import build_module
 SCORING = str(Path(__file__).resolve().parents[1] / "topas_lit" / "eval" / "scoring.py")
 STDLIB = os.path.abspath(sysconfig.get_paths()["stdlib"])
 RUN = ["data.test.limit=2", "data.task_batch_size=2", "rail.depth=1", "rail.beam_width=2", "rail.policy_topk=2",
-       "module.eval.n_augment=2", "+experiment=ttt", "module.ttt.steps=1", "module.ttt.batch_size=2",
+       "module.eval.n_augment=2", "+experiment=slot_ttt", "module.ttt.steps=1", "module.ttt.batch_size=2",
        "rail.ttt_when_verified=run", "model.ebr.steps=1"]
 CALLBACKS = ("ebr_gate", "dream_buffer", "rail_telemetry", "sync_guard")
 

@@ -67,7 +67,7 @@ def watched_ttt_run(tmp_path, monkeypatch, *overrides):
     from topas_lit.data.datamodule import ARCDataModule
     from topas_lit.run import build_module
 
-    cfg = compose_cfg(EVAL + ["+experiment=ttt", "module.ttt.steps=2", "rail.ttt_when_verified=run", *overrides])
+    cfg = compose_cfg(EVAL + ["+experiment=slot_ttt", "module.ttt.steps=2", "rail.ttt_when_verified=run", *overrides])
     cfg.module.eval.run_dir = str(tmp_path)
     module = build_module(cfg)
     start = {n: p.detach().clone() for n, p in module.model.named_parameters()}
@@ -118,15 +118,15 @@ def strip_timing(report: dict) -> dict:
 @pytest.mark.slow
 def test_resume_skips_finished_tasks_and_gives_the_same_report(tmp_path):
     full = tmp_path / "full"
-    run(full, "+experiment=ttt")
+    run(full, "+experiment=slot_ttt")
     part = tmp_path / "part"
-    run(part, "+experiment=ttt")
+    run(part, "+experiment=slot_ttt")
     rank_file = part / "eval" / "tasks.rank0.jsonl"
     lines = rank_file.read_text().splitlines()
     kept = lines[:2]
     rank_file.write_text("\n".join(kept) + "\n" + lines[2][:25])        # killed mid-write of task 3
     before = {json.loads(l)["task_id"]: json.loads(l)["seconds"] for l in kept}
-    proc = run(part, "+experiment=ttt")
+    proc = run(part, "+experiment=slot_ttt")
     records = [json.loads(l) for l in rank_file.read_text().splitlines() if l.startswith("{") and l.endswith("}")]
     ids = [r["task_id"] for r in records]
     assert len(ids) == len(set(ids)) == 4                                  # nothing recomputed twice
@@ -141,8 +141,8 @@ def test_resume_skips_finished_tasks_and_gives_the_same_report(tmp_path):
 @pytest.mark.slow
 def test_two_processes_give_the_same_submission_as_one(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    run(one, "+experiment=ttt")
-    run(two, "+experiment=ttt", "strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu")
+    run(one, "+experiment=slot_ttt")
+    run(two, "+experiment=slot_ttt", "strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu")
     assert json.loads((one / "submission.json").read_text()) == json.loads((two / "submission.json").read_text())
     report = json.loads((two / "report.json").read_text())
     assert report["world_size"] == 2 and set(report["ranks"]) == {"0", "1"} and sum(report["ranks"].values()) == 4

@@ -13,6 +13,7 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 
 from topas_lit.capture import inference_forward
+from topas_lit.eval.hooks import EvaluatorHooks
 from topas_lit.modules.dsl.grid import N_COLOURS, PAD, S, inside
 from topas_lit.modules.topas import TopasModel, TopasOutput
 
@@ -41,7 +42,7 @@ def stream_seed(*parts: int) -> int:
     return h >> 1
 
 
-class TopasLitModule(LightningModule):
+class TopasLitModule(EvaluatorHooks, LightningModule):
     def __init__(self, model: dict, optim: dict, loss: dict, rail: dict, seed: int = 0, nonfinite: str = "error",
                  nonfinite_check_every: int = 50, log_step_loss: bool = False):
         """``seed``: the training noise (EBR negatives) is drawn per (seed, step, rank), not from a global stream.
@@ -71,7 +72,6 @@ class TopasLitModule(LightningModule):
         self.val_metrics = torch.nn.ModuleDict({k: metric() for k in ("loss", "exact", "pixel")})
         self._forward_fn = self.model.__call__  # evaluation forward: eager, CUDA-graphed or compiled
         self.eval_listeners: list = []          # callables given every evaluation output (e.g. EBRGate's counters)
-        self.evaluator = None                   # topas_lit.eval.evaluator.Evaluator, attached by run.build_module
 
     def forward(self, inputs: dict[str, Tensor], rails: bool = True) -> TopasOutput:
         return self.model(inputs, rails=rails)
@@ -234,22 +234,6 @@ class TopasLitModule(LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ---- evaluation: the evaluator (topas_lit/eval/evaluator.py) does the work, Lightning's test loop drives it --
-    def on_test_start(self) -> None:
-        if self.evaluator is None:
-            raise RuntimeError("no evaluator attached: build the module with topas_lit.run.build_module(cfg), or set "
-                               "module.evaluator = topas_lit.eval.evaluator.Evaluator.from_config(cfg)")
+    def prepare_evaluation(self) -> None:
         self._forward_fn = inference_forward(self.model, self.model.compile_mode, self.device)
         self.model.eval()
-        self.evaluator.start(self)
-
-    def test_step(self, batch, batch_idx: int) -> dict:
-        """Hand the batch's tasks to the evaluator; its records go to the callbacks as this step's outputs."""
-        records = self.evaluator.evaluate(batch.tasks)
-        running = self.evaluator.running_pass_at_2()
-        if running is not None:
-            self.log("pass@2", running, prog_bar=True, on_step=True, on_epoch=False, logger=False,
-                     batch_size=len(batch))
-        return {"records": records}
-
-    def on_test_end(self) -> None:
-        self.evaluator.finish(self.trainer)

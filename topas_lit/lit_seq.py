@@ -15,19 +15,20 @@ from hydra.utils import instantiate
 from lightning.pytorch import LightningModule
 from torchmetrics import MeanMetric
 
+from topas_lit.eval.hooks import EvaluatorHooks
 from topas_lit.optim import build_optimizer, wsd
 
 
-class SeqLitModule(LightningModule):
-    def __init__(self, model: dict, optim: dict, task_ids: list[str], seed: int = 0, **evaluation):
+class SeqLitModule(EvaluatorHooks, LightningModule):
+    def __init__(self, model: dict, optim: dict, task_ids: list[str], seed: int = 0):
         """``task_ids``: the run's tasks in embedding-row order (row 0 is the unknown task); saved in checkpoints
-        so that a checkpoint evaluates later with the same rows. ``evaluation``: settings the evaluator reads."""
+        so that a checkpoint evaluates later with the same rows."""
         super().__init__()
         self.save_hyperparameters()
         self.task_ids = list(task_ids)
         self.task_rows = {tid: r + 1 for r, tid in enumerate(self.task_ids)}
         self.model = instantiate(model, n_tasks=len(self.task_ids) + 1, _convert_="all")
-        self.optim_cfg, self.seed, self.evaluation = dict(optim), seed, evaluation
+        self.optim_cfg, self.seed = dict(optim), seed
         self.train_loss = MeanMetric(nan_strategy="disable")
         self.train_loss.persistent(True)
         # the training forward, compiled or not (kept out of the module tree: its weights are the model's)
@@ -35,6 +36,10 @@ class SeqLitModule(LightningModule):
                                           if self.model.compile_mode == "default" else self.model)
         self.train_seconds = 0.0          # training time so far (restored on resume): the time budget's clock
         self._clock: float | None = None
+
+    def infer(self, *args, **kwargs):
+        """The evaluation forward (the evaluator's context names it; decoding calls the model's own methods)."""
+        return self.model(*args, **kwargs)
 
     def loss(self, batch: dict, forward=None) -> torch.Tensor:
         logits = (self.model if forward is None else forward)(

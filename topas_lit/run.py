@@ -1,12 +1,13 @@
 """The main job: build data, module, trainer, callbacks and loggers from the Hydra config; train; evaluate."""
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 
 import torch
 from hydra.utils import get_class, instantiate
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import LightningModule, Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from topas_lit.checkpoint import load_weights, read_checkpoint
 from topas_lit.eval.evaluator import Evaluator
-from topas_lit.lit_module import TopasLitModule
+from topas_lit.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +23,31 @@ log = logging.getLogger(__name__)
 EVALUATOR_KEYS = ("eval", "ttt")     # under module: in the config (public commands), read by the evaluator
 
 
-def build_module(cfg: DictConfig) -> TopasLitModule:
-    """The LightningModule from ``cfg.module``, with the evaluator of ``cfg`` attached (its test steps use it)."""
+def build_module(cfg: DictConfig, dm=None) -> LightningModule:
+    """The LightningModule from ``cfg.module``, with the evaluator of ``cfg`` attached (its test steps use it).
+    A module with one embedding row per task (the sequence solver) gets the task ids: the checkpoint's when
+    ``ckpt_path`` is set, else the data module's composition (``dm``, set up here)."""
     kwargs = OmegaConf.to_container(cfg.module, resolve=True)
     cls = get_class(kwargs.pop("_target_"))
     for key in EVALUATOR_KEYS:
         kwargs.pop(key, None)
+    if "task_ids" in inspect.signature(cls).parameters:
+        kwargs["task_ids"] = run_task_ids(cfg, dm)
     module = cls(**kwargs)
     module.evaluator = Evaluator.from_config(cfg)
     return module
+
+
+def run_task_ids(cfg: DictConfig, dm) -> list[str]:
+    if cfg.get("ckpt_path"):
+        hparams = read_checkpoint(cfg.ckpt_path).get("hyper_parameters") or {}
+        if "task_ids" not in hparams:
+            raise ConfigError(f"ckpt_path {cfg.ckpt_path} holds no task ids: it is not a sequence-solver checkpoint")
+        return list(hparams["task_ids"])
+    if dm is None:
+        dm = instantiate(cfg.data)
+    dm.setup("fit")
+    return dm.task_ids
 
 
 def build_trainer(cfg: DictConfig) -> Trainer:
@@ -42,9 +59,13 @@ def build_trainer(cfg: DictConfig) -> Trainer:
 def run(cfg: DictConfig) -> dict | None:
     seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision(cfg.matmul_precision)
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(cfg.torch_threads)
     out_dir = Path(cfg.out_dir)
     dm = instantiate(cfg.data)
-    module = build_module(cfg)
+    if cfg.fit and not cfg.ckpt_path:
+        dm.setup("fit")       # loads the data; the contamination guard stops an overlapping run before any work
+    module = build_module(cfg, dm)
     trainer = build_trainer(cfg)
     say = Console().print if trainer.is_global_zero else (lambda *a, **k: None)
     if cfg.test:

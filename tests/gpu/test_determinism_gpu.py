@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 
 SHORT = ["trainer=gpu", "trainer.max_epochs=1", "+trainer.limit_train_batches=5", "+trainer.limit_val_batches=1",
          "data.train.limit=40", "data.test.limit=3", "rail.depth=2", "module.eval.n_augment=2",
-         "+experiment=ttt", "module.ttt.steps=2", "module.ttt.batch_size=2", "rail.ttt_when_verified=run",
+         "+experiment=slot_ttt", "module.ttt.steps=2", "module.ttt.batch_size=2", "rail.ttt_when_verified=run",
          "logger=csv", "~callbacks.progress"]
 
 

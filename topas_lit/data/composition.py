@@ -8,7 +8,9 @@ per-task TTT; without TTT an evaluated task is predicted with row 0).
 The guard: a training task that shares an id with an evaluated task, or holds a pair identical to one of its
 demo pairs (a copy of the task, as ARC-AGI-2's training set holds of most ARC-AGI-1 evaluation tasks), is
 contamination. Test outputs are not read here: they stay with the evaluator's scoring step. Such a run stops before any work with ``ContaminationError`` naming the count, examples and the
-setting that drops those tasks from training (``data.train.drop_overlap=true``).
+setting that drops those tasks from training (``data.train.drop_overlap=true``). A config may instead list the
+overlaps it knowingly drops (ARC-AGI-1's training task 40853293 holds a demo pair of evaluation task 070dd51e);
+any other overlap still stops the run.
 """
 from __future__ import annotations
 
@@ -51,17 +53,21 @@ def find_overlap(train: TaskSet, evaluated: list[Task]) -> dict[str, str]:
     return found
 
 
-def check_overlap(train: TaskSet, evaluated: list[Task], drop: bool) -> TaskSet:
-    """Raise ``ContaminationError`` on overlap, or (``drop``) return the training set without those tasks."""
+def check_overlap(train: TaskSet, evaluated: list[Task], drop: bool | list[str]) -> TaskSet:
+    """Raise ``ContaminationError`` on overlap, or return the training set without the overlapping tasks: all of
+    them (``drop=True``) or those ``drop`` lists (a config's known overlaps; any other one still stops the run)."""
     found = find_overlap(train, evaluated)
     if not found:
         return train
-    if not drop:
-        examples = "; ".join(f"{tid}: {why}" for tid, why in list(found.items())[:3])
-        n_id = sum(1 for why in found.values() if why == "same task id")
+    listed = {str(t) for t in (drop or [])} if drop is not True else set()
+    unlisted = {} if drop is True else {tid: why for tid, why in found.items() if tid not in listed}
+    if unlisted:
+        examples = "; ".join(f"{tid}: {why}" for tid, why in list(unlisted.items())[:3])
+        n_id = sum(1 for why in unlisted.values() if why == "same task id")
         raise ContaminationError(
-            f"{len(found)} training task(s) overlap the evaluated tasks ({n_id} by task id, {len(found) - n_id} by an "
-            f"identical pair), e.g. {examples}. Set data.train.drop_overlap=true to drop them from training.")
+            f"{len(unlisted)} training task(s) overlap the evaluated tasks ({n_id} by task id, "
+            f"{len(unlisted) - n_id} by an identical pair), e.g. {examples}. Set data.train.drop_overlap=true to drop "
+            f"them from training.")
     kept = TaskSet(rejected=list(train.rejected))
     for task in train.tasks:
         if task.id not in found:
@@ -87,10 +93,11 @@ class Composition:
         return len(self.task_ids) + 1
 
 
-def compose(train: TaskSet, evaluated: list[Task], joint: bool, drop_overlap: bool) -> tuple[Composition, TaskSet]:
+def compose(train: TaskSet, evaluated: list[Task], joint: bool, drop_overlap: bool | list[str]
+            ) -> tuple[Composition, TaskSet]:
     """-> (the run's composition, the training set after the guard)."""
     found = find_overlap(train, evaluated)
     train = check_overlap(train, evaluated, drop_overlap)
     joint_tasks = list(evaluated) if joint else []
     ids = [t.id for t in train.tasks] + [t.id for t in evaluated]
-    return Composition(ids, list(train.tasks), joint_tasks, found if drop_overlap else {}), train
+    return Composition(ids, list(train.tasks), joint_tasks, found), train

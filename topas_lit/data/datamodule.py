@@ -194,7 +194,7 @@ class ARCDataModule(LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and self.train_set is None:
             spec = dict(self.train_cfg)
-            drop = bool(spec.pop("drop_overlap", False))
+            drop = spec.pop("drop_overlap", False)
             # the contamination guard: training tasks that overlap the evaluated ones stop the run here
             self.test_set = self.test_set or load_taskset(**self.test_cfg)
             self.train_set = check_overlap(load_taskset(**spec), self.test_set.tasks, drop)

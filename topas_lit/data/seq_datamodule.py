@@ -62,7 +62,7 @@ class SequenceDataModule(LightningDataModule):
         if self.composition is not None:
             return
         spec = dict(self.train_cfg)
-        drop = bool(spec.pop("drop_overlap", False))
+        drop = spec.pop("drop_overlap", False)
         train_set = load_taskset(**spec)
         if self.holdout:
             train_set, self.test_set = self._hold_out(train_set)

@@ -42,11 +42,13 @@ ABSENT = {
 
 def prediction_callbacks(callbacks, model) -> dict:
     """``{key: settings}`` of the attached callbacks that shape predictions (those with ``prediction_settings``),
-    and for each known one that is absent, what happens without it."""
+    and for each known one that is absent while the model has what it would shape, what happens without it."""
     found = {cb.prediction_key: cb.prediction_settings() for cb in callbacks if hasattr(cb, "prediction_settings")}
     gate = getattr(getattr(model, "ebr", None), "gate", None)
+    shaped = {"ebr_gate": gate is not None, "dream_buffer": hasattr(model, "dream")}   # what the model has to shape
     for key, text in ABSENT.items():
-        found.setdefault(key, "absent: " + text.format(gate=gate))
+        if shaped[key]:
+            found.setdefault(key, "absent: " + text.format(gate=gate))
     return found
 
 
@@ -72,8 +74,10 @@ class Evaluator:
     def from_config(cls, cfg: DictConfig) -> "Evaluator":
         ev = OmegaConf.to_container(cfg.module.eval, resolve=True)
         settings = {"eval": ev, "ttt": OmegaConf.to_container(cfg.module.ttt, resolve=True),
-                    "rail": OmegaConf.to_container(cfg.rail, resolve=True), "max_demos": cfg.data.max_demos,
-                    "context_demos": cfg.data.max_train_demos}
+                    "rail": OmegaConf.to_container(cfg.rail, resolve=True),
+                    # context sizes of the slot model's sources (the sequence solver's data has none)
+                    "max_demos": OmegaConf.select(cfg, "data.max_demos", default=10),
+                    "context_demos": OmegaConf.select(cfg, "data.max_train_demos", default=3)}
         return cls(build_sources(ev["sources"], settings), ev["run_dir"], config_parts(cfg))
 
     @property

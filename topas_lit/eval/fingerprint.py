@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 FILE = "fingerprint.json"
 DATA_KEYS = ("source", "version", "split", "path", "parts")   # which tasks and grids; not start/limit/strict
 RAIL_TRAINING_ONLY = ("in_training",)                          # rail settings that only act in training steps
+SEQUENCE_DATA_KEYS = ("joint", "holdout", "seed")   # the sequence solver's: which tasks are evaluated, which rows train
 
 
 def digest(obj) -> str:
@@ -49,11 +50,9 @@ def config_parts(cfg: DictConfig) -> dict:
     c = OmegaConf.to_container(cfg, resolve=True)
     module, data = c["module"], c["data"]
     voting = {k: v for k, v in module["eval"].items() if k not in ("sources", "run_dir")}
-    ttt = dict(module["ttt"])
-    if ttt.get("enabled"):
-        ttt["context_demos"] = data["max_train_demos"]     # TTT's leave-one-out context size
-    else:
-        ttt = {"enabled": False}
+    ttt = dict(module["ttt"]) if module["ttt"].get("enabled") else {"enabled": False}
+    if ttt["enabled"] and "max_train_demos" in data:
+        ttt["context_demos"] = data["max_train_demos"]     # the slot model's TTT: its leave-one-out context size
     test = data["test"]
     return {
         "model": {k: v for k, v in c["model"].items() if k != "rails"},    # rails: the rail part
@@ -62,7 +61,8 @@ def config_parts(cfg: DictConfig) -> dict:
         "sources": list(module["eval"].get("sources") or []),
         "ttt": ttt,
         "data": {"test": {k: test[k] for k in DATA_KEYS if test.get(k) is not None},
-                 "max_demos": data["max_demos"], "task_batch_size": data["task_batch_size"]},
+                 **{k: data[k] for k in SEQUENCE_DATA_KEYS + ("max_demos",) if k in data},
+                 "task_batch_size": data["task_batch_size"]},
         "precision": {"trainer": str(c["trainer"].get("precision")), "matmul": c.get("matmul_precision")},
     }
 

@@ -41,15 +41,28 @@ class View:
 class SequenceSource:
     name = "sequence"
 
-    def __init__(self, module, n_augment: int = 8, seed: int = 0, use_task_rows: bool = True,
+    def __init__(self, module=None, n_augment: int = 8, seed: int = 0, use_task_rows: bool = True,
                  drop_input_copies: bool = True, max_cache_tokens: int = 2_000_000, max_new: int = MAX_OUTPUT_TOKENS):
-        """``module``: the LightningModule holding ``model`` and ``task_rows``; ``max_cache_tokens``: batch x cache
-        length per decoding chunk (memory: about 4 x layers x d_model bytes per token under bf16)."""
+        """``module``: the LightningModule holding ``model`` and ``task_rows`` (or bound by ``start``);
+        ``max_cache_tokens``: batch x cache length per decoding chunk (memory: about 4 x layers x d_model bytes
+        per token under bf16)."""
         if n_augment < 1:
-            raise ValueError(f"eval.n_augment must be >= 1, got {n_augment}")
+            raise ValueError(f"module.eval.n_augment must be >= 1, got {n_augment}")
         self.module, self.n_augment, self.seed = module, n_augment, seed
         self.use_task_rows, self.drop_input_copies = use_task_rows, drop_input_copies
         self.max_cache_tokens, self.max_new = max_cache_tokens, max_new
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "SequenceSource":
+        ev = settings["eval"]
+        return cls(None, ev["n_augment"], ev["seed"], ev.get("task_rows", True), ev.get("drop_input_copies", True),
+                   ev.get("max_cache_tokens", 2_000_000))
+
+    def start(self, ctx) -> None:
+        if not hasattr(ctx.model, "generate"):
+            raise ValueError("module.eval.sources names 'sequence' but the model is not the sequence solver "
+                             "(use module=seq with model=seq_tiny|seq_75m, e.g. +experiment=ttt)")
+        self.module = ctx.module
 
     def views(self, tasks: list[Task]) -> list[View]:
         out = []
@@ -99,7 +112,7 @@ class SequenceSource:
             grid, finished, lp = results[n]
             if not finished or (self.drop_input_copies and grid == tasks[v.task].test_inputs[v.test]):
                 continue
-            cands[v.task][v.test].append(Candidate(grid, False, lp, "network", "network"))
+            cands[v.task][v.test].append(Candidate(grid, False, lp, "painter", "network", self.name))
         if model.ebr.views:
             cands = self.rerank(tasks, cands)
         return cands
@@ -129,7 +142,7 @@ class SequenceSource:
                         if key in seen:
                             continue
                         seen.add(key)
-                        c = Candidate(c.grid, False, -e, c.rail, c.program)
+                        c = Candidate(c.grid, False, -e, c.rail, c.program, c.source)
                     c.energy = e
                     out[ti][qi].append(c)
         return out

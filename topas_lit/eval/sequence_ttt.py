@@ -6,6 +6,8 @@ task's test inputs with the adapted weights, and the weights are restored from a
 """
 from __future__ import annotations
 
+import time
+
 import torch
 
 from topas_lit.data.pair_bank import EpochBatches, PairBank, build_batch
@@ -19,13 +21,25 @@ class SequenceTTTSource:
 
     def __init__(self, base: SequenceSource, steps: int = 16, lr: float = 1e-4, batch_size: int = 16, seed: int = 0):
         if steps < 1 or batch_size < 1:
-            raise ValueError(f"ttt.steps and ttt.batch_size must be >= 1, got {steps}, {batch_size}")
+            raise ValueError(f"module.ttt.steps and module.ttt.batch_size must be >= 1, got {steps}, {batch_size}")
         self.base, self.steps, self.lr, self.batch_size, self.seed = base, steps, lr, batch_size, seed
+        self.base.name = self.name
+        self.task_info: list[dict] = []
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "SequenceTTTSource":
+        t = settings["ttt"]
+        return cls(SequenceSource.from_settings(settings), t["steps"], t["lr"], t["batch_size"], t["seed"])
+
+    def start(self, ctx) -> None:
+        self.base.start(ctx)
 
     def __call__(self, tasks: list[Task]) -> list[list[list[Candidate]]]:
-        out = []
+        out, self.task_info = [], []
         for task in tasks:
+            t0 = time.perf_counter()
             out += self.adapted([task])
+            self.task_info.append({"steps": self.steps, "seconds": time.perf_counter() - t0})
         return out
 
     def adapted(self, tasks: list[Task]) -> list[list[list[Candidate]]]:

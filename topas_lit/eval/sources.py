@@ -33,6 +33,8 @@ from topas_lit.data.augment import deaugment, identity_perm, random_perm
 from topas_lit.data.tasks import Task
 from topas_lit.data.tensors import encode_example, stack_inputs, unpad_grids
 from topas_lit.errors import ConfigError
+from topas_lit.eval.sequence_source import SequenceSource
+from topas_lit.eval.sequence_ttt import SequenceTTTSource
 from topas_lit.eval.voting import Candidate
 from topas_lit.modules.dsl import OP_NAMES
 from topas_lit.modules.dsl.grid import S, inside
@@ -375,7 +377,8 @@ class TTTSource(Augmented):
             self.task_info[i]["seconds"] = per_task + time.perf_counter() - t1
 
 
-SOURCES = {"rails": RailsSource, "network": NetworkSource, "ttt": TTTSource}
+SOURCES = {"rails": RailsSource, "network": NetworkSource, "ttt": TTTSource, "sequence": SequenceSource,
+           "sequence_ttt": SequenceTTTSource}
 
 
 def voting_kwargs(settings: dict) -> dict:

@@ -16,6 +16,7 @@ class Candidate:
     rail: str           # the rail that produced it, or "painter" for the network
     program: str        # program text, or "painter"
     source: str = ""    # the name of the candidate source that made it
+    energy: float | None = None   # the sequence solver's EBR energy of this grid, where it scored one
 
 
 @dataclass
