@@ -33,6 +33,7 @@ from topas_lit.data.augment import deaugment, identity_perm, random_perm
 from topas_lit.data.tasks import Task
 from topas_lit.data.tensors import encode_example, stack_inputs, unpad_grids
 from topas_lit.errors import ConfigError
+from topas_lit.eval.sequence_rows import SequenceRowsSource
 from topas_lit.eval.sequence_source import SequenceSource
 from topas_lit.eval.sequence_ttt import SequenceTTTSource
 from topas_lit.eval.voting import Candidate
@@ -378,7 +379,7 @@ class TTTSource(Augmented):
 
 
 SOURCES = {"rails": RailsSource, "network": NetworkSource, "ttt": TTTSource, "sequence": SequenceSource,
-           "sequence_ttt": SequenceTTTSource}
+           "sequence_rows": SequenceRowsSource, "sequence_ttt": SequenceTTTSource}
 
 
 def voting_kwargs(settings: dict) -> dict:
