@@ -185,7 +185,7 @@ def test_prediction_callbacks_are_named_and_their_absence_is_said():
 
     cfg = compose_cfg()
     cbs = [instantiate(v) for v in cfg.callbacks.values()]
-    model = SimpleNamespace(ebr=SimpleNamespace(gate="entropy"))
+    model = SimpleNamespace(ebr=SimpleNamespace(gate="entropy"), dream=object())
     found = prediction_callbacks(cbs, model)
     assert found["ebr_gate"] == {"eval": "entropy", "ttt": "never"}
     assert found["dream_buffer"] == {"capacity": 256, "feed_engine": True}
@@ -193,6 +193,8 @@ def test_prediction_callbacks_are_named_and_their_absence_is_said():
     assert none["ebr_gate"].startswith("absent") and "model.ebr.gate = entropy" in none["ebr_gate"]
     assert none["dream_buffer"].startswith("absent")
     assert Fingerprint({"callbacks": found}).id != Fingerprint({"callbacks": none}).id
+    # a model without an EBR gate or a dream memory (the sequence solver) has nothing for them to shape
+    assert prediction_callbacks([], SimpleNamespace(ebr=SimpleNamespace(views=0))) == {}
 
 
 # ---- the same through train.py --------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ class SeqLitModule(EvaluatorHooks, LightningModule):
         logits = (self.model if forward is None else forward)(
             batch["tokens"], batch["positions"], batch["task"], batch["dihedral"], batch.get("colours"),
             batch.get("inp"), batch.get("in_size"))
-        return F.cross_entropy(logits.flatten(0, 1).float(), batch["targets"].flatten(), ignore_index=-100)
+        return F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten(), ignore_index=-100)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self.loss(batch, self.train_forward)

@@ -26,7 +26,7 @@ from topas_lit.data.tasks import Task
 from topas_lit.errors import ConfigError
 from topas_lit.eval.fingerprint import Fingerprint, config_parts, mismatch, weights_digest
 from topas_lit.eval.report_html import write_report_html
-from topas_lit.eval.results import ResultStore, read_records
+from topas_lit.eval.results import ResultStore, read_records, summarize
 from topas_lit.eval.scoring import Scorer
 from topas_lit.eval.sources import EvalContext, build_sources
 from topas_lit.eval.voting import Candidate, two_attempts, vote
@@ -192,11 +192,25 @@ class Evaluator:
         extra = {"sources_run": [s.name for s in self.sources], "prediction_callbacks": self.callbacks,
                  "fingerprint": self.fingerprint.stamp(),
                  "ttt_enabled": bool((self.config.get("ttt") or {}).get("enabled")),
-                 "world_size": trainer.world_size}
+                 "world_size": trainer.world_size, "by_set": self.by_set(read_records(self.folder))}
         self.report = self.store.merge(self.task_order, self.rejected, extra=extra)
         write_report_html(self.run_dir / "report.html", self.report, read_records(self.folder), self.tasks,
                           self.task_order, settings={**self.config, "callbacks": self.callbacks})
         return self.report
+
+
+    def by_set(self, records: dict[str, dict]) -> dict:
+        """The summary per set the evaluated tasks came from (``Task.source``: the file and split), when there are
+        several (ARC-AGI-1 and ARC-AGI-2 evaluation in one run)."""
+        groups: dict[str, list[dict]] = {}
+        for tid in self.task_order:
+            if tid in records:
+                source = Path(self.tasks[tid].source).name
+                groups.setdefault(source, []).append(records[tid])
+        if len(groups) < 2:
+            return {}
+        return {name: {k: v for k, v in summarize(recs).items() if k not in ("tasks_failed", "rail_freq")}
+                for name, recs in groups.items()}
 
 
 def verified_everywhere(task: Task, i: int, cands: dict[str, list]) -> bool:

@@ -39,7 +39,7 @@ class EBR(nn.Module):
         tokens, pos, sep = serialize(a_in, a_in_size, a_out, a_out_size, length)
         targets = output_targets(tokens, sep)
         logits = model(tokens, pos, task, k, perm, a_in, a_in_size)
-        logp = logits.float().log_softmax(-1)
+        logp = logits.log_softmax(-1)
         picked = logp.gather(-1, targets.clamp(min=0)[..., None])[..., 0]
         return (picked * (targets >= 0)).sum(1)
 

@@ -66,7 +66,7 @@ class Rotary3D(nn.Module):
         pz = pairs - px - py
         freqs, axis = [], []
         for a, n in enumerate((px, py, pz)):
-            freqs.append(1.0 / base ** (torch.arange(n, dtype=torch.float32) / max(n, 1)))
+            freqs.append(1.0 / base ** (torch.arange(n) / max(n, 1)))
             axis.append(torch.full((n,), a, dtype=torch.long))
         self.register_buffer("inv_freq", torch.cat(freqs), persistent=False)
         self.register_buffer("axis", torch.cat(axis), persistent=False)

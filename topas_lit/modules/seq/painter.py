@@ -65,7 +65,7 @@ class Painter(nn.Module):
         """logits [B, VOCAB] of the next token -> (token [B], its position [B, 3], its log-prob [B], new state).
 
         Finished sequences emit PAD with log-prob 0 and keep their state."""
-        logp = logits.float().log_softmax(-1)
+        logp = logits.log_softmax(-1)           # under autocast log_softmax computes in fp32
         choice = logp.masked_fill(~self.allowed(state), float("-inf")).argmax(-1)
         tok = torch.where(state.done, PAD_TOKEN, choice)
         lp = torch.where(state.done, 0.0, logp.gather(1, choice[:, None])[:, 0])

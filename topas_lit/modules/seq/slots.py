@@ -32,7 +32,7 @@ class ObjectSlots(nn.Module):
         fg = inside(in_size)
         comp = Components(inp, in_size, label_components(inp, fg, diag=False, multi=False), fg, multi=False)
         count = comp.cell(comp.count).clamp(min=1)
-        bucket = torch.log2(count.float()).floor().long().clamp(max=SIZE_BUCKETS - 1)
+        bucket = torch.log2(count).floor().long().clamp(max=SIZE_BUCKETS - 1)
         feat = self.size(bucket) + self.height(comp.cell(comp.height).long().clamp(0, S)) \
             + self.width(comp.cell(comp.width).long().clamp(0, S))                     # [B, 30, 30, d]
         x, y, z = positions.unbind(-1)
