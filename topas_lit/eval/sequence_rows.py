@@ -55,7 +55,8 @@ class SequenceRowsSource:
                 p.requires_grad_(flag)
             with torch.no_grad():
                 table[rows] = saved
-        self.task_info = [{"steps": self.steps if self.base.row(t) else 0, "seconds": seconds} for t in tasks]
+        self.task_info = [{**info, "steps": self.steps if self.base.row(t) else 0, "seconds": seconds}
+                          for t, info in zip(tasks, self.base.task_info)]
         return out
 
     def fit(self, tasks: list[Task], table: torch.nn.Parameter) -> None:

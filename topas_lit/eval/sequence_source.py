@@ -26,7 +26,7 @@ from topas_lit.data.augment import deaugment, augment
 from topas_lit.data.sequences import MAX_OUTPUT_TOKENS, pair_length, permutable_colours, random_colour_perms
 from topas_lit.data.tasks import Task
 from topas_lit.data.tensors import pad_grids, unpad_grids
-from topas_lit.eval.voting import Candidate
+from topas_lit.eval.voting import Candidate, vote
 from topas_lit.modules.dsl.grid import N_COLOURS
 
 
@@ -36,6 +36,9 @@ class View:
     test: int        # test input index
     k: int           # dihedral transform
     perm: Tensor     # [10] colour map
+
+
+EBR_TOP = 8          # distinct grids per test input the EBR stage scores (the most voted)
 
 
 class SequenceSource:
@@ -113,39 +116,30 @@ class SequenceSource:
             if not finished or (self.drop_input_copies and grid == tasks[v.task].test_inputs[v.test]):
                 continue
             cands[v.task][v.test].append(Candidate(grid, False, lp, "painter", "network", self.name))
+        self.task_info = [{} for _ in tasks]
         if model.ebr.views:
             cands = self.rerank(tasks, cands)
         return cands
 
     def rerank(self, tasks: list[Task], cands: list[list[list[Candidate]]]) -> list[list[list[Candidate]]]:
-        """EBR: score each distinct candidate grid under the model's ``ebr.views`` views (product of experts). With
-        ``ebr.rank=energy`` each distinct grid is returned once with confidence -energy (the vote then ranks by
-        energy); with ``votes`` the decodes stay as they are and carry their energy for the record."""
-        model, device = self.module.model, self.module.device
-        items = []                                    # (task index, test index, grid)
+        """EBR: score the ``EBR_TOP`` most voted distinct grids of each test input under the model's ``ebr.views``
+        views (product of experts). ``task_info`` keeps, per task and test input, the top two by energy (then
+        votes): the EBR ranking's attempts, recorded beside the vote's. With ``ebr.rank=energy`` those grids are
+        proposed once each with confidence -energy (so the energy ranks them); with ``votes`` the decodes stay."""
+        items = []                                    # (task index, test index, grid, votes)
         for ti, per_test in enumerate(cands):
             for qi, cs in enumerate(per_test):
-                for grid in dict.fromkeys(tuple(map(tuple, c.grid)) for c in cs):
-                    items.append((ti, qi, [list(r) for r in grid]))
-        if not items:
+                items += [(ti, qi, v.grid, v.count) for v in vote(cs, EBR_TOP)]
+        energy = self.energies(tasks, [(ti, qi, g) for ti, qi, g, _ in items]) if items else []
+        ranked: dict[tuple[int, int], list] = {}
+        for (ti, qi, grid, count), e in sorted(zip(items, energy), key=lambda x: (x[1], -x[0][3])):
+            ranked.setdefault((ti, qi), []).append((grid, e))
+        self.task_info = [{"ebr_attempts": [[g for g, _ in ranked.get((ti, qi), [])[:2]] for qi in range(len(per_test))]}
+                          for ti, per_test in enumerate(cands)]
+        if self.module.model.ebr.rank != "energy":
             return cands
-        energy = self.energies(tasks, items)
-        by_grid = {(ti, qi, tuple(map(tuple, g))): e for (ti, qi, g), e in zip(items, energy)}
-        out = [[[] for _ in per_test] for per_test in cands]
-        for ti, per_test in enumerate(cands):
-            for qi, cs in enumerate(per_test):
-                seen = set()
-                for c in cs:
-                    key = tuple(map(tuple, c.grid))
-                    e = by_grid[(ti, qi, key)]
-                    if model.ebr.rank == "energy":
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                        c = Candidate(c.grid, False, -e, c.rail, c.program, c.source)
-                    c.energy = e
-                    out[ti][qi].append(c)
-        return out
+        return [[[Candidate(g, False, -e, "painter", "network", self.name, e) for g, e in ranked.get((ti, qi), [])]
+                 for qi in range(len(per_test))] for ti, per_test in enumerate(cands)]
 
     def energies(self, tasks: list[Task], items: list[tuple[int, int, list]]) -> list[float]:
         model, device = self.module.model, self.module.device

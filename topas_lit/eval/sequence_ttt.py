@@ -39,7 +39,7 @@ class SequenceTTTSource:
         for task in tasks:
             t0 = time.perf_counter()
             out += self.adapted([task])
-            self.task_info.append({"steps": self.steps, "seconds": time.perf_counter() - t0})
+            self.task_info.append({**self.base.task_info[0], "steps": self.steps, "seconds": time.perf_counter() - t0})
         return out
 
     def adapted(self, tasks: list[Task]) -> list[list[list[Candidate]]]:
