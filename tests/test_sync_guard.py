@@ -1,6 +1,8 @@
 """The no-CPU-transfer guard over the real forward: it passes the project's forward with every rail and EBR on,
 it catches each kind of host read someone might put back into the forward (naming the op and the line), and
 the forward takes one execution path: the same batch gives the same rails, programs and outputs every time."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -86,26 +88,31 @@ def test_single_execution_path(full_model, inputs):
             assert torch.equal(a, b)
 
 
-def test_rails_source_runs_the_search_outside_the_forward_without_host_reads(full_model, inputs):
+def test_rails_source_runs_the_search_outside_the_forward_without_host_reads(inputs):
     """Evaluation's rails source (op prior + search on two augmented copies, answers inverted) is device work
-    only; the guard callback also scopes itself to the search engine's forward, called outside the model's."""
+    only; the guard callback also scopes itself to the search engine's forward, called outside the model's.
+    Every rail at depth 1 (the search code is the same at any depth; depth 2 is the forward tests' fixture)."""
+    from hydra.utils import instantiate
+
     from topas_lit.eval.sources import EvalContext, RailsSource
 
+    torch.manual_seed(0)
+    model = instantiate(compose_cfg(["rail.depth=1", "rail.order=[one_glance,policy,beam]"]).model,
+                        _convert_="all").eval()
     source = RailsSource(search_augmentations=2, n_augment=2)
-    source.start(EvalContext(None, full_model, full_model.__call__, torch.device("cpu")))
+    source.start(EvalContext(None, model, model.__call__, torch.device("cpu")))
     with HostReadGuard("error") as guard:
         found = source.propose(inputs)
     assert guard.seen == [] and found["ok"].shape == (2 * 3, 2) and found["cells"].shape == (6, 2, 30, 30)
 
-    class Module:
-        model = full_model
+    module = SimpleNamespace(model=model)                  # what the callback reads from a LightningModule
     callback = NoCPUTransferGuard("error")
-    callback.on_test_start(None, Module())
+    callback.on_test_start(None, module)
     # a host read inside the search (its fingerprinting), called by the source outside the model's forward
-    handle = full_model.search.fingerprint.register_forward_hook(lambda mod, args, output: output[0].sum().item())
+    handle = model.search.fingerprint.register_forward_hook(lambda mod, args, output: output[0].sum().item())
     try:
         with pytest.raises(HostReadError):
             source.propose(inputs)
     finally:
         handle.remove()
-        callback.on_test_end(None, Module())
+        callback.on_test_end(None, module)

@@ -189,7 +189,9 @@ class Evaluator:
         trainer.strategy.barrier()
         if not trainer.is_global_zero:
             return None
-        extra = {"sources_run": [s.name for s in self.sources], "prediction_callbacks": self.callbacks,
+        extra = {"figures": "top level: the final answers (every source's candidates voted together); 'sources': "
+                            "each candidate source alone, from its own top-2 attempts in the same records",
+                 "sources_run": [s.name for s in self.sources], "prediction_callbacks": self.callbacks,
                  "fingerprint": self.fingerprint.stamp(),
                  "ttt_enabled": bool((self.config.get("ttt") or {}).get("enabled")),
                  "world_size": trainer.world_size, "by_set": self.by_set(read_records(self.folder))}
