@@ -1,0 +1,120 @@
+"""The search as a candidate source for the evaluator (docs: INTERFACES "Candidates and sources").
+
+``SearchSource(tasks, op_prior=None)`` -> per task, per test input, its candidates: the distinct test-output
+grids of the verified programs the engine found, best first (at most ``attempts`` of them), each with its
+program text and the rail that found it. It receives tasks without solutions, buckets them by canvas size,
+runs the engine on the device, and moves each call's results to the host once, at the end of the call.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from topas_lit.data.tasks import Task
+from topas_lit.eval.voting import Candidate
+from topas_lit.modules.dsl import OP_NAMES
+from topas_lit.modules.dsl.program import program_text
+from topas_lit.modules.dsl.search import SEARCH_RAILS
+from topas_lit.search.engine import SearchEngine, SearchResult
+from topas_lit.search.pack import CANVASES, bucket, pack
+
+CANDIDATE_HAS_SOURCE = "source" in {f.name for f in dataclasses.fields(Candidate)}
+
+
+@dataclass
+class TaskAnswers:
+    """Host-side result of one task: per test input its distinct answer grids with program and rail."""
+
+    task_id: str
+    grids: list[list]       # [test input][answer] grid
+    programs: list[list]    # [test input][answer] program text
+    rails: list[list]       # [test input][answer] rail name
+    candidates: int         # child states evaluated for this task
+
+
+def host_answers(tasks: list[Task], res: SearchResult, attempts: int) -> list[TaskAnswers]:
+    """One transfer of a search call's results to the host, then per task / test input the distinct grids."""
+    score, cells, size, program, rail, cands = (x.cpu() for x in (res.score, res.cells, res.size, res.program,
+                                                                   res.rail, res.candidates))
+    out = []
+    for n, task in enumerate(tasks):
+        grids, programs, rails = [], [], []
+        for q in range(len(task.test_inputs)):
+            g_q, p_q, r_q = [], [], []
+            for a in range(score.shape[1]):
+                if not math.isfinite(float(score[n, a])):
+                    break
+                h, w = size[n, a, q].tolist()
+                grid = cells[n, a, q, :h, :w].tolist()
+                if grid in g_q:
+                    continue
+                g_q.append(grid)
+                p_q.append(program_text(program[n, a].tolist(), OP_NAMES))
+                r_q.append(SEARCH_RAILS[int(rail[n, a])])
+                if len(g_q) == attempts:
+                    break
+            grids.append(g_q)
+            programs.append(p_q)
+            rails.append(r_q)
+        out.append(TaskAnswers(task.id, grids, programs, rails, int(cands[n])))
+    return out
+
+
+def step_scores(op_prior: Tensor | None, depth: int, n_ops: int) -> Tensor | None:
+    """An op prior per task ([T, n_ops] or [T, depth, n_ops] log-probabilities) -> per-step scores."""
+    if op_prior is None:
+        return None
+    if op_prior.dim() == 2:
+        op_prior = op_prior[:, None].expand(-1, depth, -1)
+    if op_prior.shape[1:] != (depth, n_ops):
+        raise ValueError(f"op prior of shape {tuple(op_prior.shape)}; expected [tasks, {n_ops}] or "
+                         f"[tasks, {depth}, {n_ops}]")
+    return op_prior
+
+
+class SearchSource:
+    """A candidate source: the level-wise search over ``tasks`` (no solutions), per canvas bucket, in calls of
+    at most ``tasks_per_call`` tasks."""
+
+    def __init__(self, engine: SearchEngine, name: str = "rails", device: str | torch.device = "cpu",
+                 canvases: tuple[int, ...] = CANVASES, tasks_per_call: int = 256, max_demos: int = 10,
+                 attempts: int = 2):
+        self.engine = engine.to(device)
+        self.name, self.device = name, torch.device(device)
+        self.canvases, self.tasks_per_call, self.max_demos, self.attempts = tuple(canvases), tasks_per_call, \
+            max_demos, attempts
+
+    def search(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
+        """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform)."""
+        scores = step_scores(op_prior, self.engine.depth, self.engine.n_ops)
+        out: list[TaskAnswers | None] = [None] * len(tasks)
+        for side, idx in bucket(tasks, self.canvases).items():
+            for lo in range(0, len(idx), self.tasks_per_call):
+                part = idx[lo: lo + self.tasks_per_call]
+                sub = [tasks[i] for i in part]
+                packed = pack(sub, side, self.max_demos, self.device)
+                prior = None if scores is None else scores[torch.tensor(part)].to(self.device)
+                for i, ans in zip(part, host_answers(sub, self.engine(packed, prior), self.attempts)):
+                    out[i] = ans
+        return out
+
+    def __call__(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[list[list[Candidate]]]:
+        return [[[self.candidate(grid, prog, rail, a) for a, (grid, prog, rail) in enumerate(zip(g, p, r))]
+                 for g, p, r in zip(ans.grids, ans.programs, ans.rails)] for ans in self.search(tasks, op_prior)]
+
+    def candidate(self, grid: list, program: str, rail: str, rank: int) -> Candidate:
+        """A verified candidate; confidence falls with the engine's rank so voting keeps the engine's order."""
+        extra = {"source": self.name} if CANDIDATE_HAS_SOURCE else {}
+        return Candidate(grid, True, 1.0 / (1 + rank), rail, program, **extra)
+
+
+def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", max_demos: int = 10) -> SearchSource:
+    """The search source from the rail config (``conf/rail/*.yaml``)."""
+    engine = SearchEngine(depth=rail.depth, beam_width=rail.beam_width, policy_topk=rail.policy_topk,
+                          order=tuple(rail.order), progress_weight=rail.progress_weight,
+                          answers_kept=rail.answers_kept, chunk_grids=rail.chunk_grids)
+    return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos)
