@@ -16,9 +16,33 @@ import torch
 from torch import Tensor
 
 from topas_lit.data.tasks import Task
-from topas_lit.modules.dsl.grid import PAD, S
+from topas_lit.modules.dsl.grid import N_COLOURS, PAD, S
 
 CANVASES = (6, 8, 10, 12, 16, 20, 24, 30)  # canvas sides of the buckets (even: states hash as 4-cell words)
+
+
+def background(task: Task) -> int:
+    """The task's background colour: the most common colour of every input grid (demo and test), else 0."""
+    firsts = []
+    for g in [i for i, _ in task.demos] + list(task.test_inputs):
+        counts = [0] * N_COLOURS
+        for row in g:
+            for v in row:
+                counts[v] += 1
+        firsts.append(max(range(N_COLOURS), key=lambda c: (counts[c], c == 0)))
+    return firsts[0] if all(f == firsts[0] for f in firsts) else 0
+
+
+def swap_colours(grid: list, a: int, b: int) -> list:
+    return [[b if v == a else a if v == b else v for v in row] for row in grid]
+
+
+def with_background(task: Task, bg: int) -> Task:
+    """``task`` with colours ``bg`` and 0 swapped everywhere (an involution): the primitives' background is 0."""
+    if bg == 0:
+        return task
+    return Task(task.id, tuple((swap_colours(i, bg, 0), swap_colours(o, bg, 0)) for i, o in task.demos),
+                tuple(swap_colours(g, bg, 0) for g in task.test_inputs), task.source)
 
 
 def canvas_need(task: Task) -> int:

@@ -20,7 +20,7 @@ from topas_lit.modules.dsl import OP_NAMES
 from topas_lit.modules.dsl.program import program_text
 from topas_lit.modules.dsl.search import SEARCH_RAILS
 from topas_lit.search.engine import SearchEngine, SearchResult
-from topas_lit.search.pack import CANVASES, bucket, pack
+from topas_lit.search.pack import CANVASES, background, bucket, pack, swap_colours, with_background
 
 CANDIDATE_HAS_SOURCE = "source" in {f.name for f in dataclasses.fields(Candidate)}
 
@@ -36,8 +36,10 @@ class TaskAnswers:
     candidates: int         # child states evaluated for this task
 
 
-def host_answers(tasks: list[Task], res: SearchResult, attempts: int) -> list[TaskAnswers]:
-    """One transfer of a search call's results to the host, then per task / test input the distinct grids."""
+def host_answers(tasks: list[Task], res: SearchResult, attempts: int, backgrounds: list[int] | None = None
+                 ) -> list[TaskAnswers]:
+    """One transfer of a search call's results to the host, then per task / test input the distinct grids (with
+    each task's background swap undone)."""
     score, cells, size, program, rail, cands = (x.cpu() for x in (res.score, res.cells, res.size, res.program,
                                                                    res.rail, res.candidates))
     out = []
@@ -49,7 +51,7 @@ def host_answers(tasks: list[Task], res: SearchResult, attempts: int) -> list[Ta
                 if not math.isfinite(float(score[n, a])):
                     break
                 h, w = size[n, a, q].tolist()
-                grid = cells[n, a, q, :h, :w].tolist()
+                grid = swap_colours(cells[n, a, q, :h, :w].tolist(), backgrounds[n] if backgrounds else 0, 0)
                 if grid in g_q:
                     continue
                 g_q.append(grid)
@@ -82,15 +84,20 @@ class SearchSource:
 
     def __init__(self, engine: SearchEngine, name: str = "rails", device: str | torch.device = "cpu",
                  canvases: tuple[int, ...] = CANVASES, tasks_per_call: int = 256, max_demos: int = 10,
-                 attempts: int = 2):
+                 attempts: int = 2, normalise_background: bool = True):
+        """``normalise_background``: a task whose inputs all share a most common colour other than 0 is searched
+        with that colour and 0 swapped (the primitives treat 0 as the background), its answers swapped back."""
         self.engine = engine.to(device)
         self.name, self.device = name, torch.device(device)
         self.canvases, self.tasks_per_call, self.max_demos, self.attempts = tuple(canvases), tasks_per_call, \
             max_demos, attempts
+        self.normalise_background = normalise_background
 
     def search(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
         """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform)."""
         scores = step_scores(op_prior, self.engine.depth, self.engine.n_ops)
+        bgs = [background(t) if self.normalise_background else 0 for t in tasks]
+        tasks = [with_background(t, bg) for t, bg in zip(tasks, bgs)]
         out: list[TaskAnswers | None] = [None] * len(tasks)
         for side, idx in bucket(tasks, self.canvases).items():
             for lo in range(0, len(idx), self.tasks_per_call):
@@ -98,7 +105,8 @@ class SearchSource:
                 sub = [tasks[i] for i in part]
                 packed = pack(sub, side, self.max_demos, self.device)
                 prior = None if scores is None else scores[torch.tensor(part)].to(self.device)
-                for i, ans in zip(part, host_answers(sub, self.engine(packed, prior), self.attempts)):
+                res = self.engine(packed, prior)
+                for i, ans in zip(part, host_answers(sub, res, self.attempts, [bgs[i] for i in part])):
                     out[i] = ans
         return out
 
@@ -117,4 +125,5 @@ def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", 
     engine = SearchEngine(depth=rail.depth, beam_width=rail.beam_width, policy_topk=rail.policy_topk,
                           order=tuple(rail.order), progress_weight=rail.progress_weight,
                           answers_kept=rail.answers_kept, chunk_grids=rail.chunk_grids)
-    return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos)
+    return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos,
+                        normalise_background=rail.normalise_background)

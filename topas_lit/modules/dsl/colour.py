@@ -301,8 +301,16 @@ def colours_by_count(g: GridBatch):
 def neighbour_feature(g: GridBatch, name: str) -> tuple[Tensor, int]:
     """A per-cell neighbourhood feature (value [N, s, s], number of values), cached per GridBatch:
     count4 the number of non-background 4-neighbours, mask4 / mask8 which 4- / 8-neighbours are non-background,
-    colour8 the single non-background colour among the 8 neighbours (0 none, 10 several)."""
+    colour8 / colour4 / colourx the single non-background colour among the 8 / the 4 orthogonal / the 4 diagonal
+    neighbours (0 none, 10 several), colour44 the pair (colour4, colourx)."""
     fg = g.inside & (g.cells != BG)
+
+    def single_colour(dirs):
+        hi_src, lo_src = torch.where(fg, g.cells, -1), torch.where(fg, g.cells, PAD)
+        hi, lo = hi_src.new_full(hi_src.shape, -1), lo_src.new_full(lo_src.shape, PAD)
+        for dr, dc in dirs:
+            hi, lo = torch.maximum(hi, shift(hi_src, dr, dc, -1)), torch.minimum(lo, shift(lo_src, dr, dc, PAD))
+        return torch.where(hi < 0, 0, torch.where(hi == lo, hi, NC))
 
     def compute():
         if name == "count4":
@@ -310,11 +318,9 @@ def neighbour_feature(g: GridBatch, name: str) -> tuple[Tensor, int]:
         if name in ("mask4", "mask8"):
             dirs = ORTHO if name == "mask4" else ORTHO + DIAG
             return sum(shift(fg, dr, dc, False).long() << i for i, (dr, dc) in enumerate(dirs)), 1 << len(dirs)
-        hi_src, lo_src = torch.where(fg, g.cells, -1), torch.where(fg, g.cells, PAD)
-        hi, lo = hi_src.new_full(hi_src.shape, -1), lo_src.new_full(lo_src.shape, PAD)
-        for dr, dc in ORTHO + DIAG:
-            hi, lo = torch.maximum(hi, shift(hi_src, dr, dc, -1)), torch.minimum(lo, shift(lo_src, dr, dc, PAD))
-        return torch.where(hi < 0, 0, torch.where(hi == lo, hi, NC)), NC + 1
+        if name == "colour44":
+            return single_colour(ORTHO) * (NC + 1) + single_colour(DIAG), (NC + 1) ** 2
+        return single_colour({"colour8": ORTHO + DIAG, "colour4": ORTHO, "colourx": DIAG}[name]), NC + 1
 
     return g.cached(f"colour.neighbour.{name}", compute)
 

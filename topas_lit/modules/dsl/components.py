@@ -207,13 +207,22 @@ def components(g, diag: bool = True, multi: bool = False) -> Components:
     return g.cached(f"components{8 if diag else 4}{'m' if multi else 's'}", compute)
 
 
+def bg_regions(g) -> Components:
+    """The 4-connected regions of background cells as components (their ``fg`` is the background), cached."""
+
+    def compute():
+        bg = g.inside & (g.cells == BG)
+        return Components(g.cells, g.size, label_components(g.cells, bg, False, True), bg, True)
+
+    return g.cached("bg_regions", compute)
+
+
 def enclosed_bg(g) -> Tensor:
     """[N, s, s] bool: background cells whose 4-connected background region does not touch the grid border
     (holes). Cached in the memo as ``enclosed``."""
 
     def compute():
-        fg = g.inside & (g.cells == BG)
-        c = Components(g.cells, g.size, label_components(g.cells, fg, False, True), fg, True)
+        c = bg_regions(g)
         return c.fg & ~c.cell(c.border, False)
 
     return g.cached("enclosed", compute)

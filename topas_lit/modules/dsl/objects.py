@@ -154,14 +154,18 @@ def recolour_by_rank_fit(g: GridBatch, demos: DemoTargets):
     return _recolour_by(g, demos, c, c.rank.clamp(max=RANKS - 1), RANKS)
 
 
-@primitive("recolour_by_size_class_fit", FAMILY, fitted=True)
-def recolour_by_size_class_fit(g: GridBatch, demos: DemoTargets):
-    """Recolour the largest objects, the smallest objects and the others by three fitted colours (0 allowed)."""
-    c = components(g)
+def recolour_by_size_class(g: GridBatch, demos: DemoTargets, c: Components):
+    """Recolour the largest objects of ``c``, the smallest and the others by three fitted colours (0 allowed)."""
     big = torch.where(c.is_obj, c.count, -1).amax(1, keepdim=True)
     small = torch.where(c.is_obj, c.count, c.ncell + 1).amin(1, keepdim=True)
     key = torch.where(c.count == big, 0, torch.where(c.count == small, 1, 2))
     return _recolour_by(g, demos, c, key, 3)
+
+
+@primitive("recolour_by_size_class_fit", FAMILY, fitted=True)
+def recolour_by_size_class_fit(g: GridBatch, demos: DemoTargets):
+    """Recolour the largest objects, the smallest objects and the others by three fitted colours (0 allowed)."""
+    return recolour_by_size_class(g, demos, components(g))
 
 
 @primitive("recolour_by_shape_unique_fit", FAMILY, fitted=True)

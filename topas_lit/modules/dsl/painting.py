@@ -8,12 +8,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, fit_colour, paint_fit, register, shift
+from topas_lit.modules.dsl.colour import DIAG, ORTHO, fit_colour, paint_fit, register, shift
+from topas_lit.modules.dsl.components import enclosed_bg
 from topas_lit.modules.dsl.grid import BG, PAD, bbox, coords
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
 FAR = 99                                  # distance when nothing is hit
-ENCLOSE_ITERS = 8                         # row+column run sweeps for reachability (paths with up to 16 turns)
 
 
 def fg_of(g: GridBatch) -> Tensor:
@@ -87,33 +87,11 @@ def gravity_right(g: GridBatch):
 def enclosed(g: GridBatch) -> tuple[Tensor, Tensor]:
     """Background cells not 4-connected (through background) to the grid border: (mask, converged [N]).
 
-    Reachability spreads along whole background runs of rows, then of columns, ``ENCLOSE_ITERS`` times;
-    ``converged`` is False if the last sweep still grew the region (budget too small: do not trust the mask).
-    """
-
-    def compute():
-        bg = bg_of(g)
-        rows, cols = coords(g.side, g.cells.device)
-        h, w = g.size[:, 0, None, None], g.size[:, 1, None, None]
-        reach = bg & ((rows == 0) | (cols == 0) | (rows == h - 1) | (cols == w - 1))
-        n, s = len(g), g.side
-
-        run_r = (~bg).long().cumsum(2)                   # background run id along rows, 0..s
-        run_c = (~bg).long().cumsum(1).transpose(1, 2)   # ... along columns, laid out as rows
-
-        def sweep(r: Tensor, dim: int) -> Tensor:       # spread reach along whole background runs
-            x, ri = (r, run_r) if dim == 2 else (r.transpose(1, 2), run_c)
-            tab = torch.zeros(n, s, s + 1, dtype=torch.int32, device=r.device).scatter_add_(2, ri, x.int())
-            hit = tab.gather(2, ri) > 0
-            return (hit if dim == 2 else hit.transpose(1, 2)) & bg
-
-        prev = reach
-        for _ in range(ENCLOSE_ITERS):
-            prev = reach
-            reach = sweep(sweep(reach, 2), 1)
-        return bg & ~reach, ~changed(prev, reach)
-
-    return g.cached("painting.enclosed", compute)
+    The background regions are labelled as connected components (``components.enclosed_bg``, exact within its
+    fixed iteration budget, mazes and spirals included), so ``converged`` is always True; it stays in the
+    signature for callers that gate on it."""
+    mask = enclosed_bg(g)
+    return mask, torch.ones_like(mask[:, 0, 0])
 
 
 @register("fill_enclosed_fit", "painting", fitted=True)

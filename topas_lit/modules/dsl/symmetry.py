@@ -238,26 +238,38 @@ def period_fill(cells: Tensor, size: Tensor, known: Tensor) -> tuple[Tensor, Ten
     return torch.where(known, cells, val), filled
 
 
-def _masked(g: GridBatch, demos: DemoTargets):
-    c, ok = fit_mask_colour(g, demos)
-    mask = g.inside & (g.cells == c[:, None, None])
-    return mask, ok & mask.flatten(1).any(1)
+def _masked(g: GridBatch, demos: DemoTargets) -> tuple[Tensor, Tensor]:
+    """Cells of the fitted mask colour and ok (the colour fits and the grid holds some): cached per batch and demos,
+    like the two fills below, so the primitives of one expansion step share them."""
+
+    def compute():
+        c, ok = fit_mask_colour(g, demos)
+        mask = g.inside & (g.cells == c[:, None, None])
+        return demos, mask, ok & mask.flatten(1).any(1)   # demos kept alive: its id stays unique in the key
+
+    return g.cached(f"symmetry.masked.{id(demos)}", compute)[1:]
+
+
+def _filled(g: GridBatch, demos: DemoTargets, how) -> tuple[Tensor, Tensor]:
+    """``how`` (sym_fill or period_fill) of the cells outside the fitted mask, cached per batch and demos."""
+    return g.cached(f"symmetry.{how.__name__}.{id(demos)}",
+                    lambda: how(g.cells, g.size, g.inside & ~_masked(g, demos)[0]))
 
 
 @primitive("complete_symmetry_fit", FAM, fitted=True)
 def complete_symmetry_fit(g: GridBatch, demos: DemoTargets):
     """Cells of the fitted mask colour take the colour of their mirror partner under the grid's own symmetries
     (mirrors, transposes, 180-degree rotation; axes possibly a few cells off-centre)."""
-    mask, ok = _masked(g, demos)
-    cells, filled = sym_fill(g.cells, g.size, g.inside & ~mask)
+    _, ok = _masked(g, demos)
+    cells, filled = _filled(g, demos, sym_fill)
     return cells, g.size, ok & filled
 
 
 @primitive("pattern_continue_fit", FAM, fitted=True)
 def pattern_continue_fit(g: GridBatch, demos: DemoTargets):
     """Cells of the fitted mask colour are filled by continuing the grid's smallest 2D periodic pattern."""
-    mask, ok = _masked(g, demos)
-    cells, filled = period_fill(g.cells, g.size, g.inside & ~mask)
+    _, ok = _masked(g, demos)
+    cells, filled = _filled(g, demos, period_fill)
     return cells, g.size, ok & filled
 
 
@@ -266,9 +278,8 @@ def crop_hidden_fit(g: GridBatch, demos: DemoTargets):
     """Output what is hidden under the fitted mask colour's bounding box, restored by symmetry (or, where no
     symmetry fills it, by periodicity)."""
     mask, ok = _masked(g, demos)
-    known = g.inside & ~mask
-    sym, sym_ok = sym_fill(g.cells, g.size, known)
-    per, per_ok = period_fill(g.cells, g.size, known)
+    sym, sym_ok = _filled(g, demos, sym_fill)
+    per, per_ok = _filled(g, demos, period_fill)
     cells = torch.where(sym_ok[:, None, None], sym, per)
     out, size = crop(cells, *bbox(mask)[:4])
     return out, size, ok & (sym_ok | per_ok)
@@ -280,8 +291,9 @@ EXT_PERIOD = 10                 # longest period continued
 
 
 def _translation(kc: Tensor, ext: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Smallest d (2d <= ext) and sideways shift e such that every known cell (i, j) with i >= d agrees with
-    ``kc[i - d, j - e]`` where that is known, and equals it if it is not background -> (d, e, found), each [N].
+    """Smallest d (2d <= ext, or at least two rows past the first period: d <= ext - 2) and sideways shift e such
+    that every known cell (i, j) with i >= d agrees with ``kc[i - d, j - e]`` where that is known, and equals it if
+    it is not background -> (d, e, found), each [N].
     Ties prefer the shifts in ``EXT_SHIFTS`` order."""
     dm, em, s = EXT_PERIOD, max(EXT_SHIFTS), side(kc)
     dev = kc.device
@@ -293,7 +305,7 @@ def _translation(kc: Tensor, ext: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     for e in EXT_SHIFTS:
         pred = p[:, :, em - e: em - e + s].unfold(1, s, 1).transpose(2, 3)  # [N, D, s, s] = kc[n, i - d, j - e]
         bad = (x >= 0) & (x != pred) & ((pred >= 0) | (x != BG)) & later
-        fit = ~bad.flatten(2).any(2) & (d >= 1) & (2 * d <= ext[:, None])
+        fit = ~bad.flatten(2).any(2) & (d >= 1) & ((2 * d <= ext[:, None]) | (d <= ext[:, None] - 2))
         dd = torch.where(fit, d, s).amin(1)
         better = dd < best_d
         best_d, best_e = torch.where(better, dd, best_d), torch.where(better, e, best_e)
