@@ -19,7 +19,8 @@ def full_model():
 
 @pytest.fixture(scope="module")
 def inputs(arc1_train):
-    return make_inputs(arc1_train.tasks[:3])
+    """A task the rails solve (007bbfb7) and two they do not (025d127b, 045e512c: the painter and EBR answer)."""
+    return make_inputs([arc1_train.tasks[i] for i in (0, 3, 4)])
 
 
 def test_no_cpu_transfers(full_model, inputs):

@@ -18,8 +18,9 @@ program is executed by the expansion itself. A verified child is labelled ``one_
 prior's top-1 program, ``policy`` when it is one of the top-k, else ``beam``; answers rank by the rail order
 first, then by program log-probability. Same input, same answer: every choice is a stable sort or an argmax.
 
-States are expanded in chunks of about ``chunk_grids`` input grids (static shapes, a Python loop over chunks), and the
-kept states and answers are merged after each chunk, so memory does not grow with the number of ops.
+States are expanded in chunks of about ``chunk_cells`` input cells (T tasks x states x G slots x s x s; static shapes,
+a Python loop over chunks), and the kept states and answers are merged after each chunk, so memory stays near
+``chunk_cells`` x ops bytes of children whatever the beam.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from topas_lit.search.pack import Packed
 
 POLICY_BONUS = 1e4   # rank bonus of policy-program prefixes (they always stay in the kept set)
 RAIL_STEP = 1e6      # answer keys: rail order outranks any log-probability
+RATIO_CREDIT = 0.5   # beam closeness of a state whose size divides or is divided by the output size
 
 
 @dataclass
@@ -103,6 +105,13 @@ class Found:
         return Found(score, *[take(x, idx) for x in cat[1:]])
 
 
+def matches_demos(cells: Tensor, packed: Packed) -> Tensor:
+    """[T, C] bool: states ``cells [T, C, G, s, s]`` equal the demo output on every demo slot (compared 4 cells
+    at a time; PAD outside the grids, so equal cells mean equal sizes)."""
+    slot_match = (words(cells) == words(packed.target)[:, None]).all(-1)            # [T, C, G]
+    return (slot_match | ~packed.has_target[:, None]).all(-1)
+
+
 def canonical(programs: Tensor) -> Tensor:
     """Identity steps (op 0) moved to the end, the other ops kept in order: the form the expansion enumerates."""
     order = (programs == 0).long().argsort(dim=-1, stable=True)
@@ -113,17 +122,17 @@ class SearchEngine(nn.Module):
     """forward(packed, step_score [T, depth, n_ops] or None) -> SearchResult (no host reads inside)."""
 
     def __init__(self, depth: int = 2, beam_width: int = 8, policy_topk: int = 16, order=SEARCH_RAILS,
-                 progress_weight: float = 2.0, answers_kept: int = 4, chunk_grids: int = 4096):
+                 progress_weight: float = 2.0, answers_kept: int = 4, chunk_cells: int = 2**19):
         super().__init__()
         unknown = [r for r in order if r not in SEARCH_RAILS]
         if unknown:
             raise ValueError(f"unknown rail(s) {unknown} in rail.order; known rails: {SEARCH_RAILS}")
-        if depth < 1 or beam_width < 1 or policy_topk < 1 or answers_kept < 1 or chunk_grids < 1:
-            raise ValueError(f"rail depth, beam_width, policy_topk, answers_kept and chunk_grids must be >= 1, got "
-                             f"{depth}, {beam_width}, {policy_topk}, {answers_kept}, {chunk_grids}")
+        if depth < 1 or beam_width < 1 or policy_topk < 1 or answers_kept < 1 or chunk_cells < 1:
+            raise ValueError(f"rail depth, beam_width, policy_topk, answers_kept and chunk_cells must be >= 1, got "
+                             f"{depth}, {beam_width}, {policy_topk}, {answers_kept}, {chunk_cells}")
         self.order = tuple(order)
         self.depth, self.beam_width, self.policy_topk = depth, beam_width, policy_topk
-        self.progress_weight, self.answers_kept, self.chunk_grids = progress_weight, answers_kept, chunk_grids
+        self.progress_weight, self.answers_kept, self.chunk_cells = progress_weight, answers_kept, chunk_cells
         self.prims = list(PRIMITIVES)
         self.ops = [i for i, p in enumerate(self.prims) if p.name != "identity"]   # identity is the padding
         self.register_buffer("op_ids", torch.tensor(self.ops), persistent=False)
@@ -165,9 +174,7 @@ class SearchEngine(nn.Module):
         logp = parent(beam.logp) + step_score[:, t, ops]
         # verify against the demo outputs; closeness for the beam
         eq = cells == packed.target[:, None]                                       # [T, C, G, s, s]
-        slot_match = words(cells) == words(packed.target)[:, None]
-        match = slot_match.all(-1) | ~packed.has_target[:, None]
-        verified = alive & match.all(-1)
+        verified = alive & matches_demos(cells, packed)
         per_slot = self.hasher.per_slot(cells)                                     # [T, C, G]
         fp = self.hasher.combine(per_slot, packed.exists[:, None])
         fp_test = self.hasher.combine(per_slot, packed.is_test[:, None])
@@ -191,12 +198,18 @@ class SearchEngine(nn.Module):
 
     @staticmethod
     def progress(eq: Tensor, size: Tensor, packed: Packed) -> Tensor:
-        """Closeness to the demo outputs in [0, 2]: size-match rate + cell accuracy where sizes match."""
+        """Closeness to the demo outputs in [0, 2]: size-match rate + cell accuracy where sizes match, and
+        ``RATIO_CREDIT`` for a size an integer multiple or fraction of the output's (a crop to scale up, a tile to
+        cut down: states one step from the right size)."""
         has = packed.has_target[:, None].to(torch.float32)                         # [T, 1, G]
-        same = (size == packed.target_size[:, None]).all(-1).to(torch.float32)     # [T, C, G]
+        tsize = packed.target_size[:, None]
+        same = (size == tsize).all(-1)                                             # [T, C, G]
+        ratio = (((tsize % size) == 0) | ((size % tsize) == 0)).all(-1) & ~same
         inside = (packed.target != PAD).flatten(-2)                                # [T, G, s*s]
         agree = (eq.flatten(-2) & inside[:, None]).sum(-1) / inside.sum(-1).clamp(min=1)[:, None]
-        return ((same + same * agree) * has).sum(-1) / has.sum(-1).clamp(min=1.0)
+        same = same.to(torch.float32)
+        close = same + same * agree + RATIO_CREDIT * ratio.to(torch.float32)
+        return (close * has).sum(-1) / has.sum(-1).clamp(min=1.0)
 
     # ---- the search ---------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -226,7 +239,7 @@ class SearchEngine(nn.Module):
         beam = root
         found = self.empty_found(tn, a, packed)
         candidates = torch.zeros(tn, dtype=torch.long, device=dev)
-        per_chunk = max(1, self.chunk_grids // (tn * g))                          # states per expansion call
+        per_chunk = max(1, self.chunk_cells // (tn * g * packed.side ** 2))       # states per expansion call
         for t in range(depth):
             last = t == depth - 1
             kept = None

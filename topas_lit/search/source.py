@@ -124,6 +124,6 @@ def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", 
     """The search source from the rail config (``conf/rail/*.yaml``)."""
     engine = SearchEngine(depth=rail.depth, beam_width=rail.beam_width, policy_topk=rail.policy_topk,
                           order=tuple(rail.order), progress_weight=rail.progress_weight,
-                          answers_kept=rail.answers_kept, chunk_grids=rail.chunk_grids)
+                          answers_kept=rail.answers_kept, chunk_cells=rail.chunk_cells)
     return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos,
                         normalise_background=rail.normalise_background)

@@ -28,8 +28,9 @@ def coords(s: int, device) -> tuple[Tensor, Tensor]:
     return r.view(s, 1).expand(s, s), r.view(1, s).expand(s, s)
 
 
-def inside(size: Tensor, s: int) -> Tensor:
-    """[N, s, s] bool: which cells lie inside each grid of sizes ``size [N, 2]`` on an s x s canvas."""
+def inside(size: Tensor, s: int = S) -> Tensor:
+    """[N, s, s] bool: which cells lie inside each grid of sizes ``size [N, 2]`` on an s x s canvas (30 x 30 unless
+    given; a mask of the wrong canvas fails to broadcast against the cells, so a missed side cannot go unnoticed)."""
     rows, cols = coords(s, size.device)
     return (rows < size[:, 0, None, None]) & (cols < size[:, 1, None, None])
 

@@ -84,7 +84,7 @@ def _flip_objs(g: GridBatch, lr: bool):
         dest = (c.cell(c.top + c.bottom).reshape(n, nc) - r) * s + col
     fg = c.fg.reshape(n, nc)
     dest = torch.where(fg, dest, nc).long()
-    out = torch.zeros(n, nc + 1, dtype=torch.long, device=g.cells.device)
+    out = torch.zeros(n, nc + 1, dtype=g.cells.dtype, device=g.cells.device)
     out = out.scatter_reduce(1, dest, torch.where(fg, g.cells.reshape(n, nc), 0), "amax")[:, :nc]
     out = torch.where(g.inside, out.view(n, s, s), PAD)
     return _out(g, out, c.n_obj > 0)

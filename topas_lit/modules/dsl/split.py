@@ -313,7 +313,7 @@ def panels_overlay(g: GridBatch):
     first = torch.full((n, nc + 1), RUNS * RUNS, dtype=torch.long, device=dev)
     first = first.scatter_reduce(1, torch.where(paint, off, nc), torch.where(paint, k, RUNS * RUNS), "amin")
     win = paint & (k == first.gather(1, off))                           # one winner cell per offset
-    out = torch.full((n, nc + 1), BG, dtype=torch.long, device=dev)
+    out = torch.full((n, nc + 1), BG, dtype=g.cells.dtype, device=dev)
     out = out.scatter(1, torch.where(win, off, nc), g.cells.view(n, nc))[:, :nc].view(n, s, s)
     size = torch.stack([p.rlen[:, 0], p.clen[:, 0]], 1)
     return out, size, p.valid & p.equal
