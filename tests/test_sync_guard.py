@@ -85,3 +85,26 @@ def test_single_execution_path(full_model, inputs):
     for other in runs[1:]:
         for a, b in zip(first, other):
             assert torch.equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def v2_model():
+    """The same model with the v2 engine behind its rails (rail.engine=v2)."""
+    from hydra.utils import instantiate
+    cfg = compose_cfg(["model.ebr.gate=always", "rail.order=[one_glance,policy,beam]", "rail.engine=v2",
+                       "rail.beam_width=4", "rail.policy_topk=4"])
+    torch.manual_seed(0)
+    return instantiate(cfg.model, _convert_="all").eval()
+
+
+def test_v2_engine_in_the_forward_reads_nothing_on_the_host_and_takes_one_path(v2_model, inputs):
+    with HostReadGuard("error") as guard:
+        first = v2_model(inputs)
+    assert guard.seen == []
+    ex = first.extras
+    assert ex["solved"].tolist() == [True, False, False] and bool(ex["ebr_applied"][1:].all())
+    for _ in range(2):
+        again = v2_model(inputs)
+        for key in ("rail", "program", "solved"):
+            assert torch.equal(first.extras[key], again.extras[key])
+        assert torch.equal(first.grid, again.grid) and torch.equal(first.size, again.size)

@@ -130,6 +130,8 @@ class SearchEngine(nn.Module):
         if depth < 1 or beam_width < 1 or policy_topk < 1 or answers_kept < 1 or chunk_cells < 1:
             raise ValueError(f"rail depth, beam_width, policy_topk, answers_kept and chunk_cells must be >= 1, got "
                              f"{depth}, {beam_width}, {policy_topk}, {answers_kept}, {chunk_cells}")
+        self.config = dict(depth=depth, beam_width=beam_width, policy_topk=policy_topk, order=tuple(order),
+                           progress_weight=progress_weight, answers_kept=answers_kept, chunk_cells=chunk_cells)
         self.order = tuple(order)
         self.depth, self.beam_width, self.policy_topk = depth, beam_width, policy_topk
         self.progress_weight, self.answers_kept, self.chunk_cells = progress_weight, answers_kept, chunk_cells
@@ -159,7 +161,9 @@ class SearchEngine(nn.Module):
     # ---- one chunk of children ------------------------------------------------------------------------------
     def expand_chunk(self, beam: Beam, lo: int, hi: int, t: int, packed: Packed, pol_prog: Tensor, pol_done: Tensor,
                  tail: Tensor, step_score: Tensor):
-        """Expand kept states lo..hi at depth t. -> (child beam entries [T, C], answer entries [T, C], live count)."""
+        """Expand kept states lo..hi at depth t. -> (child beam entries [T, C] or None at the last depth, answer
+        entries [T, C], live count)."""
+        last = t == self.depth - 1
         tn, g, s = packed.tasks, packed.slots, packed.side
         cells, size, ok = expand([self.prims[i] for i in self.ops], beam.cells[:, lo:hi], beam.size[:, lo:hi], packed)
         k, p = cells.shape[1], cells.shape[2]
@@ -172,12 +176,10 @@ class SearchEngine(nn.Module):
         program = parent(beam.program).clone()
         program[:, :, t] = ops
         logp = parent(beam.logp) + step_score[:, t, ops]
-        # verify against the demo outputs; closeness for the beam
-        eq = cells == packed.target[:, None]                                       # [T, C, G, s, s]
         verified = alive & matches_demos(cells, packed)
-        per_slot = self.hasher.per_slot(cells)                                     # [T, C, G]
-        fp = self.hasher.combine(per_slot, packed.exists[:, None])
-        fp_test = self.hasher.combine(per_slot, packed.is_test[:, None])
+        q0 = 0 if not last else packed.n_demo                       # the last depth hashes the test slots only
+        per_slot = self.hasher.per_slot(cells[:, :, q0:], first_slot=q0)           # [T, C, G - q0]
+        fp_test = self.hasher.combine(per_slot, packed.is_test[:, None, q0:])
         # rails
         pol = parent(beam.policy) & (pol_prog[:, None, :, t] == ops[None, :, None])  # [T, C, k]
         done = pol & pol_done[:, None, :, t]
@@ -187,9 +189,12 @@ class SearchEngine(nn.Module):
         answer_ok = verified & (self.rail_pos[rail] < len(SEARCH_RAILS))
         key = (logp + tail[:, t, None] - RAIL_STEP * self.rail_pos[rail]).masked_fill(~answer_ok, NEG)
         found = Found(key, fp_test, program, rail, cells[:, :, packed.n_demo:], size[:, :, packed.n_demo:])
+        if last:                                                    # nothing is kept after the last depth
+            return None, found, live_parent.sum(1)
+        fp = self.hasher.combine(per_slot, packed.exists[:, None])
         rank = logp + POLICY_BONUS * pol.any(-1)
         if self.progress_weight:
-            rank = rank + self.progress_weight * self.progress(eq, size, packed)
+            rank = rank + self.progress_weight * self.progress(cells == packed.target[:, None], size, packed)
         beam_rank = rank.masked_fill(~alive | verified, NEG)
         if "beam" not in self.order:
             beam_rank = beam_rank.masked_fill(~pol.any(-1), NEG)

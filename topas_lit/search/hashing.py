@@ -37,13 +37,14 @@ class Hasher(nn.Module):
         w = torch.randint(-(2**62), 2**62, (MAX_SLOTS, S * S // 4), generator=g, dtype=torch.long) * 2 + 1
         self.register_buffer("weight", w, persistent=False)
 
-    def per_slot(self, cells: Tensor) -> Tensor:
-        """[..., G, s, s] uint8 -> [..., G] int64: each slot's share of the hash."""
-        g = cells.shape[-3]
+    def per_slot(self, cells: Tensor, first_slot: int = 0) -> Tensor:
+        """[..., G, s, s] uint8 (slots ``first_slot`` onwards of a task) -> [..., G] int64: each slot's share of
+        the hash (the same as when hashing all slots)."""
+        g = first_slot + cells.shape[-3]
         if g > MAX_SLOTS:
             raise ValueError(f"a task has {g} slots (demos + test inputs); the search supports at most {MAX_SLOTS}")
         x = words(cells).long()                                        # [..., G, s*s/4]
-        return (x * self.weight[:g, : x.shape[-1]]).sum(-1)            # wraps mod 2^64: fine for a hash
+        return (x * self.weight[first_slot:g, : x.shape[-1]]).sum(-1)  # wraps mod 2^64: fine for a hash
 
     @staticmethod
     def combine(per_slot: Tensor, use: Tensor) -> Tensor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
 from dataclasses import dataclass
 
 import torch
@@ -84,30 +85,34 @@ class SearchSource:
 
     def __init__(self, engine: SearchEngine, name: str = "rails", device: str | torch.device = "cpu",
                  canvases: tuple[int, ...] = CANVASES, tasks_per_call: int = 256, max_demos: int = 10,
-                 attempts: int = 2, normalise_background: bool = True):
+                 attempts: int = 2, normalise_background: bool = True, cpu_workers: int = 1):
         """``normalise_background``: a task whose inputs all share a most common colour other than 0 is searched
-        with that colour and 0 swapped (the primitives treat 0 as the background), its answers swapped back."""
+        with that colour and 0 swapped (the primitives treat 0 as the background), its answers swapped back.
+        ``cpu_workers``: on CPU, the search calls (canvas buckets) are shared by this many processes of one thread
+        each (the answers do not depend on it)."""
         self.engine = engine.to(device)
         self.name, self.device = name, torch.device(device)
         self.canvases, self.tasks_per_call, self.max_demos, self.attempts = tuple(canvases), tasks_per_call, \
             max_demos, attempts
-        self.normalise_background = normalise_background
+        self.normalise_background, self.cpu_workers = normalise_background, cpu_workers
 
     def search(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
         """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform)."""
         scores = step_scores(op_prior, self.engine.depth, self.engine.n_ops)
         bgs = [background(t) if self.normalise_background else 0 for t in tasks]
         tasks = [with_background(t, bg) for t, bg in zip(tasks, bgs)]
+        calls = [(side, idx[lo: lo + self.tasks_per_call]) for side, idx in bucket(tasks, self.canvases).items()
+                 for lo in range(0, len(idx), self.tasks_per_call)]
+        jobs = [(side, [tasks[i] for i in part], None if scores is None else scores[torch.tensor(part)])
+                for side, part in calls]
+        if self.cpu_workers > 1 and self.device.type == "cpu" and len(jobs) > 1:
+            results = in_workers(self.engine.config, jobs, self.max_demos, self.cpu_workers)
+        else:
+            results = [run_call(self.engine, job, self.max_demos) for job in jobs]
         out: list[TaskAnswers | None] = [None] * len(tasks)
-        for side, idx in bucket(tasks, self.canvases).items():
-            for lo in range(0, len(idx), self.tasks_per_call):
-                part = idx[lo: lo + self.tasks_per_call]
-                sub = [tasks[i] for i in part]
-                packed = pack(sub, side, self.max_demos, self.device)
-                prior = None if scores is None else scores[torch.tensor(part)].to(self.device)
-                res = self.engine(packed, prior)
-                for i, ans in zip(part, host_answers(sub, res, self.attempts, [bgs[i] for i in part])):
-                    out[i] = ans
+        for (side, part), (_, sub, _), res in zip(calls, jobs, results):
+            for i, ans in zip(part, host_answers(sub, res, self.attempts, [bgs[i] for i in part])):
+                out[i] = ans
         return out
 
     def __call__(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[list[list[Candidate]]]:
@@ -120,10 +125,47 @@ class SearchSource:
         return Candidate(grid, True, 1.0 / (1 + rank), rail, program, **extra)
 
 
+def run_call(engine: SearchEngine, job: tuple, max_demos: int) -> SearchResult:
+    """One search call: (canvas side, tasks, prior or None) -> the engine's result on the engine's device."""
+    side, tasks, prior = job
+    dev = engine.op_ids.device
+    return engine(pack(tasks, side, max_demos, dev), None if prior is None else prior.to(dev))
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def _worker(args) -> list[SearchResult]:
+    config, jobs, max_demos = args
+    engine = SearchEngine(**config)
+    return [run_call(engine, job, max_demos) for job in jobs]
+
+
+def in_workers(config: dict, jobs: list, max_demos: int, workers: int) -> list[SearchResult]:
+    """Run the search calls in ``workers`` CPU processes (spawned; one thread each), the costliest calls first onto
+    the least loaded process; results in the order of ``jobs``."""
+    cost = [len(tasks) * side * side * (max(len(t.demos) for t in tasks) + 1) for side, tasks, _ in jobs]
+    share: list[list[int]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for j in sorted(range(len(jobs)), key=lambda j: -cost[j]):
+        w = load.index(min(load))
+        share[w].append(j)
+        load[w] += cost[j]
+    share = [s for s in share if s]
+    with multiprocessing.get_context("spawn").Pool(len(share), initializer=_worker_init) as pool:
+        parts = pool.map(_worker, [(config, [jobs[j] for j in s], max_demos) for s in share])
+    out: list[SearchResult | None] = [None] * len(jobs)
+    for s, results in zip(share, parts):
+        for j, res in zip(s, results):
+            out[j] = res
+    return out
+
+
 def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", max_demos: int = 10) -> SearchSource:
     """The search source from the rail config (``conf/rail/*.yaml``)."""
     engine = SearchEngine(depth=rail.depth, beam_width=rail.beam_width, policy_topk=rail.policy_topk,
                           order=tuple(rail.order), progress_weight=rail.progress_weight,
                           answers_kept=rail.answers_kept, chunk_cells=rail.chunk_cells)
     return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos,
-                        normalise_background=rail.normalise_background)
+                        normalise_background=rail.normalise_background, cpu_workers=rail.cpu_workers)
