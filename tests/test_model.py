@@ -24,7 +24,7 @@ def training_batch(tasks, n_ops):
 
 def test_every_component_gets_a_gradient(arc1_train):
     from topas_lit.run import build_module
-    module = build_module(compose_cfg(["model.ebr.gate=always"]))
+    module = build_module(compose_cfg(["model.ebr.gate=always", "rail.op_bias.weights.dream=1.0"]))  # Dream on
     model = module.model
     n_ops = model.search.n_ops
     inputs, targets = training_batch(arc1_train.tasks[:4], n_ops)

@@ -21,7 +21,8 @@ def full_model():
 
 @pytest.fixture(scope="module")
 def inputs(arc1_train):
-    return make_inputs(arc1_train.tasks[:3])
+    """A task the rails solve (007bbfb7) and two they do not (025d127b, 045e512c: the painter and EBR answer)."""
+    return make_inputs([arc1_train.tasks[i] for i in (0, 3, 4)])
 
 
 def test_no_cpu_transfers(full_model, inputs):
@@ -116,3 +117,26 @@ def test_rails_source_runs_the_search_outside_the_forward_without_host_reads(inp
     finally:
         handle.remove()
         callback.on_test_end(None, module)
+
+
+@pytest.fixture(scope="module")
+def v2_model():
+    """The same model with the v2 engine behind its rails (rail.engine=v2)."""
+    from hydra.utils import instantiate
+    cfg = compose_cfg(["model.ebr.gate=always", "rail.order=[one_glance,policy,beam]", "rail.engine=v2",
+                       "rail.beam_width=4", "rail.policy_topk=4"])
+    torch.manual_seed(0)
+    return instantiate(cfg.model, _convert_="all").eval()
+
+
+def test_v2_engine_in_the_forward_reads_nothing_on_the_host_and_takes_one_path(v2_model, inputs):
+    with HostReadGuard("error") as guard:
+        first = v2_model(inputs)
+    assert guard.seen == []
+    ex = first.extras
+    assert ex["solved"].tolist() == [True, False, False] and bool(ex["ebr_applied"][1:].all())
+    for _ in range(2):
+        again = v2_model(inputs)
+        for key in ("rail", "program", "solved"):
+            assert torch.equal(first.extras[key], again.extras[key])
+        assert torch.equal(first.grid, again.grid) and torch.equal(first.size, again.size)

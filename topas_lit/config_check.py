@@ -12,12 +12,14 @@ from topas_lit.errors import ConfigError
 from topas_lit.lit_module import NONFINITE_POLICIES
 from topas_lit.modules.dsl.search import SEARCH_RAILS
 from topas_lit.modules.ebr import GATES
+from topas_lit.search.rails import ENGINES
 
 __all__ = ["ConfigError", "validate"]
 
 # key -> smallest allowed value (integers); keys absent from the config are skipped
 COUNTS = {
-    "rail.depth": 1, "rail.beam_width": 1, "rail.policy_topk": 1,
+    "rail.depth": 1, "rail.beam_width": 1, "rail.policy_topk": 1, "rail.answers_kept": 1, "rail.chunk_cells": 1,
+    "rail.tasks_per_call": 1, "rail.cpu_threads": 1, "rail.cpu_workers": 1,
     "module.ttt.steps": 0, "module.ttt.batch_size": 1, "module.ttt.tasks_at_once": 1,
     "module.eval.n_augment": 1, "module.eval.search_augmentations": 0,
     "data.batch_size": 1, "data.task_batch_size": 1, "data.max_demos": 1, "data.max_train_demos": 1,
@@ -42,6 +44,7 @@ def validate(cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, "callbacks.ebr_gate.ttt") is not None:
         _check_choice(cfg, "callbacks.ebr_gate.ttt", GATES)
     _check_choice(cfg, "rail.ttt_when_verified", TTT_WHEN_VERIFIED)
+    _check_choice(cfg, "rail.engine", ENGINES)
     _check_choice(cfg, "module.nonfinite", NONFINITE_POLICIES)
     _check_choice(cfg, "matmul_precision", MATMUL_PRECISIONS)
     _check_data(cfg.data)

@@ -5,7 +5,7 @@ from topas_lit.callbacks.sync_guard import HostReadGuard
 from topas_lit.data.tensors import pad_grids
 from topas_lit.modules.dsl import PRIMITIVES
 from topas_lit.modules.dsl.grid import PAD
-from topas_lit.modules.dsl.painting import ENCLOSE_ITERS, FAR, enclosed, first_hit
+from topas_lit.modules.dsl.painting import FAR, enclosed, first_hit
 from topas_lit.modules.dsl.registry import GridBatch, apply_primitive
 
 from dsl_helpers import one_task, run_plain
@@ -61,16 +61,17 @@ def serpentine(n):
     return grid
 
 
-def test_enclosed_budget_converges_or_flags():
-    # each sweep passes one wall: within the budget nothing is enclosed; beyond it the result is flagged
+def test_enclosed_is_exact_on_long_mazes():
+    # a serpentine corridor: every background cell reaches the border however many walls it winds past
     small, big = serpentine(15), serpentine(29)
-    assert (29 - 1) // 2 > ENCLOSE_ITERS >= (15 - 1) // 2
+    closed = [[1] * 29] + [row[:] for row in big[1:]]    # the top row walled: the whole corridor is a hole
     mask, conv = enclosed(GridBatch(*pad_grids([small, big])))
-    assert conv.tolist() == [True, False]
-    assert not mask[0].any()
+    assert conv.tolist() == [True, True] and not mask.any()
+    mask, _ = enclosed(GridBatch(*pad_grids([closed])))
+    assert mask[0, :29, :29].tolist() == [[v == 0 for v in row] for row in closed]
     assert run("fill_enclosed_fit", [(RING, [[4 if v == 0 and 0 < r < 4 and 0 < c < 4 else v
                                                 for c, v in enumerate(row)] for r, row in enumerate(RING)])],
-               tests=[small, big])[1] == [True, True, False]
+               tests=[small, big])[1] == [True, True, True]
 
 
 def test_outline_and_interior():

@@ -89,7 +89,8 @@ def test_extend_pattern_fit():
     tall = ([(stair(6), stair(10))], [line, [[0, 4, 0]] * 2])      # fixed 10 x 10 output: a drifting staircase
     bad = ([(row(7), row(14)), (row(6), row(18))], [])
     out, ok = run_fitted("extend_pattern_fit", [wide, tall, bad])
-    assert ok[0] == [True, True, True, False] and out[0][2] == alt(12)  # 2 3 3 2 3 shows no full repeat
+    assert ok[0] == [True] * 4 and out[0][2] == alt(12)
+    assert out[0][3] == row(10)                  # 2 3 3 2 3: a period of 3 that the last two cells confirm
     assert ok[1][:3] == [True, True, False] and out[1][:2] == [stair(10), line * 5]   # 3 columns: no repeat to widen
     assert not any(ok[2])
 

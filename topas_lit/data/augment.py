@@ -17,7 +17,7 @@ SWAPS_SIDES = torch.tensor([False, True, False, True, False, False, True, True])
 
 def dihedral(cells: Tensor, size: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
     """Apply DIHEDRAL[k[n]] to grid n. cells [N,30,30], size [N,2], k [N] -> (cells, size)."""
-    i, j = coords(cells.device)                       # output coordinates, [30, 30]
+    i, j = coords(S, cells.device)                    # output coordinates, [30, 30]
     h = size[:, 0, None, None] - 1                    # [N,1,1]
     w = size[:, 1, None, None] - 1
     i, j = i.expand_as(cells), j.expand_as(cells)

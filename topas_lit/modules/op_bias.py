@@ -26,7 +26,7 @@ class Cortex(nn.Module):
 
 
 class OpBiasMerge(nn.Module):
-    """merged = sum_s w_s * c_s * prod_{t: prio_t > prio_s} (1 - c_t) * centred(b_s)."""
+    """merged = sum_s w_s * c_s * prod_{t: prio_t > prio_s, w_t > 0} (1 - c_t) * centred(b_s)."""
 
     def __init__(self, weights: dict[str, float], priority: dict[str, int]):
         super().__init__()
@@ -48,8 +48,10 @@ class OpBiasMerge(nn.Module):
         bias = torch.stack([biases.get(s, zeros) for s in SOURCES], 1)                      # [B, S, n_ops]
         bias = bias - bias.mean(-1, keepdim=True)
         conf = torch.stack([confidence.get(s, ones) if s in biases else 0 * ones for s in SOURCES], 1)  # [B, S]
-        # precedence: multiply by (1 - c_t) for each higher-priority source t
-        yield_to = torch.exp((torch.log1p(-conf.clamp(max=1 - 1e-6))[:, None, :] * self.outranks).sum(-1))
+        # precedence: multiply by (1 - c_t) for each higher-priority source t that contributes (weight > 0: a
+        # source switched off by its weight takes no precedence either)
+        live = conf * (self.weights > 0).to(conf.dtype)
+        yield_to = torch.exp((torch.log1p(-live.clamp(max=1 - 1e-6))[:, None, :] * self.outranks).sum(-1))
         scale = self.weights.to(bias.dtype) * conf * yield_to                              # [B, S]
         parts = bias * scale[..., None]
         return parts.sum(1), parts

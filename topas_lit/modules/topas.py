@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from topas_lit.modules.dream import DreamEngine
 from topas_lit.modules.dsl.grid import N_COLOURS, S, inside, repad
-from topas_lit.modules.dsl.search import PAINTER, RAILS, RailSearch
+from topas_lit.modules.dsl.search import PAINTER, RAILS
 from topas_lit.modules.ebr import EBR
 from topas_lit.modules.encoder import GridEncoder
 from topas_lit.modules.hrm import HRMCore
@@ -24,6 +24,7 @@ from topas_lit.modules.op_bias import SOURCES, Cortex, OpBiasMerge
 from topas_lit.modules.painter import Painter
 from topas_lit.modules.relmem import RelMem
 from topas_lit.modules.slots import ObjectSlots
+from topas_lit.search.rails import build_rails
 
 MAX_DEMOS = 16  # demo-index embeddings; later demos share the last one
 GRID_TYPES = 3  # demo input, demo output, test input
@@ -45,8 +46,7 @@ class TopasModel(nn.Module):
         super().__init__()
         self.compile_mode = compile
         rails = dict(rails)
-        self.search = RailSearch(order=rails["order"], depth=rails["depth"], beam_width=rails["beam_width"],
-                                 policy_topk=rails["policy_topk"], progress_weight=rails["progress_weight"])
+        self.search = build_rails(rails)          # rail.engine: v1 (RailSearch) or v2 (the level-wise engine)
         n_ops = self.search.n_ops
         self.painter_always = bool(rails["painter_always"])
         self.encoder = GridEncoder(d_model, heads=heads, **encoder)

@@ -7,7 +7,8 @@ import importlib
 from topas_lit.modules.dsl.registry import PRIMITIVES, DemoTargets, GridBatch, Primitive, apply_primitive
 
 # Families in registration order (the order fixes op ids; checkpoints depend on it).
-FAMILIES = ("geometry", "scaling", "symmetry", "cropping", "objects", "colour", "painting", "split")
+FAMILIES = ("geometry", "scaling", "symmetry", "cropping", "objects", "colour", "painting", "split", "extraction", "drawing",
+            "recolouring")
 for _family in FAMILIES:
     importlib.import_module(f"topas_lit.modules.dsl.{_family}")
 

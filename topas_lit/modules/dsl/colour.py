@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, S, colour_counts, coords
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, colour_counts, coords, side
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch, primitive
 
 NC = N_COLOURS
@@ -55,15 +55,15 @@ def same_size(size: Tensor, demos: DemoTargets) -> Tensor:
 def fit_keys(key: Tensor, mask: Tensor, demos: DemoTargets, n_keys: int) -> tuple[Tensor, Tensor, Tensor]:
     """Fit a function key -> demo target colour over the cells in ``mask``, per candidate.
 
-    ``key [N, 30, 30]`` long in 0..n_keys-1 (clamped), ``mask [N, 30, 30]`` bool; only ``has_target`` slots count.
+    ``key [N, s, s]`` long in 0..n_keys-1 (clamped), ``mask [N, s, s]`` bool; only ``has_target`` slots count.
     Returns (value [M, n_keys], seen [M, n_keys], ok [M]); ok requires every seen key to meet one colour 0..9
     (a PAD target, i.e. a cell outside the demo output, is never ok). Counts (key, colour) pairs in an int32 table
     [M, n_keys, 11] by scatter_add (faster on the GPU than min/max scatters, which contend on few keys).
     """
     m, g = demos.has_target.shape
-    tgt = demos.target.reshape(m, g * S * S).clamp(0, PAD)
-    use = (mask.view(m, g, S * S) & demos.has_target[:, :, None]).reshape(m, g * S * S)
-    idx = key.reshape(m, g * S * S).clamp(0, n_keys - 1) * (PAD + 1) + tgt
+    tgt = demos.target.reshape(m, -1).long().clamp(0, PAD)
+    use = (mask.reshape(m, g, -1) & demos.has_target[:, :, None]).reshape(m, -1)
+    idx = key.reshape(m, -1).clamp(0, n_keys - 1) * (PAD + 1) + tgt
     table = torch.zeros(m, n_keys * (PAD + 1), dtype=torch.int32, device=key.device)
     nz = table.scatter_add_(1, idx, use.int()).view(m, n_keys, PAD + 1) > 0
     seen = nz.any(-1)
@@ -72,7 +72,7 @@ def fit_keys(key: Tensor, mask: Tensor, demos: DemoTargets, n_keys: int) -> tupl
 
 
 def fit_colour(mask: Tensor, demos: DemoTargets, with_seen: bool = False):
-    """The single demo-target colour under ``mask [N, 30, 30]`` per candidate: (colour [N], ok [N]).
+    """The single demo-target colour under ``mask [N, s, s]`` per candidate: (colour [N], ok [N]).
 
     ok False where the masked target cells hold several colours or PAD, or no masked cell exists in any demo.
     With ``with_seen``: (colour, consistent, seen) to tell an inconsistent fit from a colour never seen.
@@ -87,7 +87,7 @@ def apply_map(cells: Tensor, cmap: Tensor) -> Tensor:
     """``out = cmap[n, cells]`` with PAD kept; cmap [N, 10]."""
     n = cells.shape[0]
     ext = F.pad(cmap, (0, 1), value=PAD)
-    return ext.gather(1, cells.reshape(n, S * S)).view(n, S, S)
+    return ext.gather(1, cells.reshape(n, -1)).view_as(cells)
 
 
 def changed(cells: Tensor, out: Tensor, slots: int = 1) -> Tensor:
@@ -113,19 +113,19 @@ def nonbg_counts(g: GridBatch) -> Tensor:
     return g.counts.masked_fill(torch.arange(NC, device=g.cells.device) == BG, 0)
 
 
-def const_grid(colour: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
-    """An h x w grid of ``colour [N]`` per row: (cells, size)."""
+def const_grid(colour: Tensor, h: int, w: int, s: int) -> tuple[Tensor, Tensor]:
+    """An h x w grid of ``colour [N]`` per row on an s x s canvas: (cells, size)."""
     n, dev = colour.shape[0], colour.device
-    rows, cols = coords(dev)
+    rows, cols = coords(s, dev)
     cells = torch.where((rows < h) & (cols < w), colour[:, None, None], PAD)
     return cells, torch.stack([torch.full((n,), h, device=dev), torch.full((n,), w, device=dev)], 1)
 
 
 def shift(x: Tensor, dr: int, dc: int, fill) -> Tensor:
-    """``out[..., i, j] = x[..., i + dr, j + dc]``, ``fill`` off the 30x30 board; x [..., 30, 30]."""
-    a, b = abs(dr), abs(dc)
+    """``out[..., i, j] = x[..., i + dr, j + dc]``, ``fill`` off the s x s board; x [..., s, s]."""
+    a, b, s = abs(dr), abs(dc), side(x)
     xp = F.pad(x, (b, b, a, a), value=fill)
-    return xp[..., a + dr: a + dr + S, b + dc: b + dc + S]
+    return xp[..., a + dr: a + dr + s, b + dc: b + dc + s]
 
 
 ORTHO = ((1, 0), (-1, 0), (0, 1), (0, -1))
@@ -176,7 +176,7 @@ def _demo_palettes(g: GridBatch, demos: DemoTargets) -> tuple[Tensor, Tensor]:
     m, gs = demos.has_target.shape
     has = demos.has_target[:, :, None]
     pin = (g.counts.view(m, gs, NC) > 0) & has
-    pout = (colour_counts(demos.target.reshape(m * gs, S, S).clamp(0, PAD)).view(m, gs, NC) > 0) & has
+    pout = (colour_counts(demos.target.flatten(0, 1).clamp(0, PAD)).view(m, gs, NC) > 0) & has
     return pin.any(1), pout.any(1)
 
 
@@ -252,14 +252,14 @@ def invert_binary(g: GridBatch):
 def majority_colour_1x1(g: GridBatch):
     """A 1x1 grid of the most common non-background colour."""
     c, unique = top_colour(nonbg_counts(g))
-    return *const_grid(c, 1, 1), unique
+    return *const_grid(c, 1, 1, g.side), unique
 
 
 @register("minority_colour_1x1", "colour")
 def minority_colour_1x1(g: GridBatch):
     """A 1x1 grid of the least common present non-background colour."""
     c, unique = top_colour(nonbg_counts(g), largest=False)
-    return *const_grid(c, 1, 1), unique
+    return *const_grid(c, 1, 1, g.side), unique
 
 
 @register("fill_majority", "colour")
@@ -276,7 +276,7 @@ def count_to_row(g: GridBatch):
     cnt = nonbg_counts(g)
     c = cnt.argmax(1)
     k = cnt.sum(1)
-    rows, cols = coords(g.cells.device)
+    rows, cols = coords(g.side, g.cells.device)
     out = torch.where((rows == 0) & (cols < k[:, None, None]), c[:, None, None], PAD)
     size = torch.stack([torch.ones_like(k), k], 1)
     return out, size, (cnt > 0).sum(1) == 1
@@ -291,18 +291,26 @@ def colours_by_count(g: GridBatch):
     srt = cnt.gather(1, order)
     live = torch.arange(NC, device=cnt.device) < k[:, None]
     ties = ((srt[:, 1:] == srt[:, :-1]) & live[:, 1:]).any(1)
-    rows, cols = coords(g.cells.device)
+    rows, cols = coords(g.side, g.cells.device)
     out = torch.where((cols == 0) & (rows < k[:, None, None]),
-                      order.gather(1, rows[:, 0].clamp(max=NC - 1).expand(len(g), S))[:, :, None], PAD)
+                      order.gather(1, rows[:, 0].clamp(max=NC - 1).expand(len(g), g.side))[:, :, None], PAD)
     return out, torch.stack([k, torch.ones_like(k)], 1), (k > 0) & ~ties
 
 
 # ----------------------------------------------------------------------------------------------- local rules
 def neighbour_feature(g: GridBatch, name: str) -> tuple[Tensor, int]:
-    """A per-cell neighbourhood feature (value [N, 30, 30], number of values), cached per GridBatch:
+    """A per-cell neighbourhood feature (value [N, s, s], number of values), cached per GridBatch:
     count4 the number of non-background 4-neighbours, mask4 / mask8 which 4- / 8-neighbours are non-background,
-    colour8 the single non-background colour among the 8 neighbours (0 none, 10 several)."""
+    colour8 / colour4 / colourx the single non-background colour among the 8 / the 4 orthogonal / the 4 diagonal
+    neighbours (0 none, 10 several), colour44 the pair (colour4, colourx)."""
     fg = g.inside & (g.cells != BG)
+
+    def single_colour(dirs):
+        hi_src, lo_src = torch.where(fg, g.cells, -1), torch.where(fg, g.cells, PAD)
+        hi, lo = hi_src.new_full(hi_src.shape, -1), lo_src.new_full(lo_src.shape, PAD)
+        for dr, dc in dirs:
+            hi, lo = torch.maximum(hi, shift(hi_src, dr, dc, -1)), torch.minimum(lo, shift(lo_src, dr, dc, PAD))
+        return torch.where(hi < 0, 0, torch.where(hi == lo, hi, NC))
 
     def compute():
         if name == "count4":
@@ -310,11 +318,9 @@ def neighbour_feature(g: GridBatch, name: str) -> tuple[Tensor, int]:
         if name in ("mask4", "mask8"):
             dirs = ORTHO if name == "mask4" else ORTHO + DIAG
             return sum(shift(fg, dr, dc, False).long() << i for i, (dr, dc) in enumerate(dirs)), 1 << len(dirs)
-        hi_src, lo_src = torch.where(fg, g.cells, -1), torch.where(fg, g.cells, PAD)
-        hi, lo = hi_src.new_full(hi_src.shape, -1), lo_src.new_full(lo_src.shape, PAD)
-        for dr, dc in ORTHO + DIAG:
-            hi, lo = torch.maximum(hi, shift(hi_src, dr, dc, -1)), torch.minimum(lo, shift(lo_src, dr, dc, PAD))
-        return torch.where(hi < 0, 0, torch.where(hi == lo, hi, NC)), NC + 1
+        if name == "colour44":
+            return single_colour(ORTHO) * (NC + 1) + single_colour(DIAG), (NC + 1) ** 2
+        return single_colour({"colour8": ORTHO + DIAG, "colour4": ORTHO, "colourx": DIAG}[name]), NC + 1
 
     return g.cached(f"colour.neighbour.{name}", compute)
 
@@ -326,7 +332,7 @@ def _local_map(g: GridBatch, demos: DemoTargets, feature: str):
     key = g.cells.clamp(max=NC - 1) * k + feat
     value, seen, ok = fit_keys(key, g.inside, demos, NC * k)
     ok = per_slot(ok & same_size(g.size, demos), demos.slots)
-    flat = key.view(len(g), S * S)
+    flat = key.view(len(g), -1)
     out = per_slot(value, demos.slots).gather(1, flat).view_as(g.cells)
     known = per_slot(seen, demos.slots).gather(1, flat).view_as(g.inside) | ~g.inside
     out = torch.where(g.inside, out, PAD)

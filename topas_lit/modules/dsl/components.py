@@ -1,6 +1,7 @@
 """Connected components on padded grids, on the device, with a fixed iteration budget (a library, no primitives).
 
-Labelling is FastSV (Zhang, Azad, Hu 2020) on a parent array ``P [N, 900]`` over flat cell indices ``r * 30 + c``.
+Labelling is FastSV (Zhang, Azad, Hu 2020) on a parent array ``P [N, s*s]`` over flat cell indices ``r * s + c``
+of the s x s canvas (30 by default).
 One iteration: grandparents ``GP = P[P]``; ``M`` = min of ``GP`` over each cell and its connected neighbours;
 stochastic hooking ``P[P[i]] = min(P[P[i]], M[i])`` (``scatter_reduce`` amin); aggressive hooking and shortcutting
 ``P = min(P, M, GP)``; pointer jump ``P = P[P]``. Parents only decrease and never leave their component, so the
@@ -15,8 +16,8 @@ of margin.
 Cost per 10k grids: labelling 1.3 s (4-connected) / 1.6 s (8-connected) on 2 CPU cores, 6 / 9 ms on an H100;
 the statistics (with the size rank) add 0.6 s on CPU, 3 ms on the H100.
 
-Background (colour 0) and PAD cells get the sentinel label ``NONE = 900``. Per-object
-statistics are tables ``[N, 900]`` indexed by label (entries are objects where ``is_obj``, junk elsewhere).
+Background (colour 0) and PAD cells get the sentinel label s*s (900 on the 30 x 30 canvas). Per-object
+statistics are tables ``[N, s*s]`` indexed by label (entries are objects where ``is_obj``, junk elsewhere).
 ``components(g, diag, multi)`` computes them once per GridBatch and caches them in the memo (``components8s``,
 ``components4m``, ...), so the primitives of one expansion step share them. Labels and tables are int32.
 """
@@ -28,76 +29,84 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, S
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, S, side
 
-NCELL = S * S
-NONE = NCELL        # sentinel label of background / PAD cells
+NCELL = S * S       # cells of the largest canvas: per-object tables are [N, s*s] (entries indexed by label)
+NONE = NCELL        # the background label on the 30 x 30 canvas (s*s on an s x s canvas)
 ITERS = 7           # fixed FastSV budget (worst case found: 6)
-OFFSETS4 = (1, S)   # flat offsets of the undirected edges: right, down (+ down-right, down-left for 8)
-OFFSETS8 = OFFSETS4 + (S + 1, S - 1)
-_CUT = 2048         # added to a neighbour's label when the edge is absent (> NONE)
+_CUT = 2048         # added to a neighbour's label when the edge is absent (> any sentinel s*s)
+
+
+def offsets(s: int, diag: bool) -> tuple[int, ...]:
+    """Flat offsets of the undirected edges on an s x s canvas: right, down (+ down-right, down-left with diag)."""
+    return (1, s, s + 1, s - 1) if diag else (1, s)
 
 
 def _edge_penalties(cells: Tensor, fg: Tensor, diag: bool, multi: bool) -> list[tuple[int, Tensor]]:
-    """Per flat offset o: ``[N, 900 - o]`` int32, 0 where cells i and i + o are connected, else ``_CUT``."""
-    n = cells.shape[0]
-    c, f = cells.reshape(n, NCELL), fg.reshape(n, NCELL)
-    col = torch.arange(NCELL, device=cells.device) % S
+    """Per flat offset o: ``[N, s*s - o]`` int32, 0 where cells i and i + o are connected, else ``_CUT``."""
+    n, s = cells.shape[0], side(cells)
+    c, f = cells.reshape(n, s * s), fg.reshape(n, s * s)
+    col = torch.arange(s * s, device=cells.device) % s
     out = []
-    for o in OFFSETS8 if diag else OFFSETS4:
+    for o in offsets(s, diag):
         e = f[:, :-o] & f[:, o:]
         if not multi:
             e = e & (c[:, :-o] == c[:, o:])
-        if o in (1, S + 1):          # no wrap from the last column to the next row
-            e = e & (col[:-o] != S - 1)
-        elif o == S - 1:             # down-left from the first column wraps
+        if o in (1, s + 1):          # no wrap from the last column to the next row
+            e = e & (col[:-o] != s - 1)
+        elif o == s - 1:             # down-left from the first column wraps
             e = e & (col[:-o] != 0)
         out.append((o, torch.where(e, 0, _CUT).to(torch.int32)))
     return out
 
 
 def _neighbour_min(v: Tensor, edges: list[tuple[int, Tensor]]) -> Tensor:
-    """min of ``v [N, 900 + 1]`` over each cell and its connected neighbours (the last, sentinel column kept)."""
+    """min of ``v [N, s*s + 1]`` over each cell and its connected neighbours (the last, sentinel column kept)."""
     m = v.clone()
+    nc = v.shape[1] - 1
     for o, pen in edges:
-        t = torch.minimum(v[:, :NCELL - o], v[:, o:NCELL]).add_(pen)  # the edge (i, i + o) carries min of both ends
-        torch.minimum(m[:, :NCELL - o], t, out=m[:, :NCELL - o])
-        torch.minimum(m[:, o:NCELL], t, out=m[:, o:NCELL])
+        t = torch.minimum(v[:, :nc - o], v[:, o:nc]).add_(pen)  # the edge (i, i + o) carries min of both ends
+        torch.minimum(m[:, :nc - o], t, out=m[:, :nc - o])
+        torch.minimum(m[:, o:nc], t, out=m[:, o:nc])
     return m
 
 
 def label_components(cells: Tensor, fg: Tensor, diag: bool, multi: bool, iters: int = ITERS) -> Tensor:
-    """Labels [N, 30, 30] int32: smallest flat index of each cell's component, ``NONE`` off ``fg [N, 30, 30]``.
+    """Labels [N, s, s] int32: smallest flat index of each cell's component, the sentinel s*s off ``fg [N, s, s]``.
 
     Neighbours (4-, or 8-connected with ``diag``) join when both are in ``fg`` and, unless ``multi``, share a colour.
-    The parent array carries a sentinel slot 900 (= NONE, pointing to itself) so that gathers need no padding.
+    The parent array carries a sentinel slot s*s (pointing to itself) so that gathers need no padding.
     """
-    n = cells.shape[0]
+    n, s = cells.shape[0], side(cells)
+    nc = s * s
     edges = _edge_penalties(cells, fg, diag, multi)
-    idx = torch.arange(NCELL + 1, dtype=torch.int32, device=cells.device).expand(n, NCELL + 1)
-    p = torch.where(F.pad(fg.reshape(n, NCELL), (0, 1)), idx, NONE).to(torch.int32)  # [N, 901]
+    idx = torch.arange(nc + 1, dtype=torch.int32, device=cells.device).expand(n, nc + 1)
+    p = torch.where(F.pad(fg.reshape(n, nc), (0, 1)), idx, nc).to(torch.int32)  # [N, s*s + 1]
     for _ in range(iters):
         gp = p.gather(1, p)
         m = _neighbour_min(gp, edges)
         p = p.scatter_reduce(1, p, m, "amin")                  # hook each parent onto m
         p = torch.minimum(torch.minimum(p, m), gp)
         p = p.gather(1, p)
-    return p[:, :NCELL].reshape(n, S, S)
+    return p[:, :nc].reshape(n, s, s)
 
 
 class Components:
-    """Labels and per-object tables of N grids. Tables are [N, 900] int32 indexed by label (junk if not is_obj)."""
+    """Labels and per-object tables of N grids on an s x s canvas. Tables are [N, s*s] int32 indexed by label
+    (junk if not is_obj); ``ncell`` = s*s is also the label of background cells."""
 
     def __init__(self, cells: Tensor, size: Tensor, label: Tensor, fg: Tensor, multi: bool):
-        n, dev = cells.shape[0], cells.device
+        n, dev, s = cells.shape[0], cells.device, side(cells)
+        self.side, self.ncell = s, s * s
+        nc = self.ncell
         self.cells, self.label, self.fg, self.multi = cells, label, fg, multi
-        self._lab = label.reshape(n, NCELL)
-        idx = torch.arange(NCELL, dtype=torch.int32, device=dev)
-        rows, cols = (idx // S).expand(n, NCELL), (idx % S).expand(n, NCELL)
-        one = fg.reshape(n, NCELL).to(torch.int32)
+        self._lab = label.reshape(n, nc)
+        idx = torch.arange(nc, dtype=torch.int32, device=dev)
+        rows, cols = (idx // s).expand(n, nc), (idx % s).expand(n, nc)
+        one = fg.reshape(n, nc).to(torch.int32)
         self.count = self.scatter(one, "sum", 0)                    # cells per object
-        self.top, self.bottom = self.scatter(rows, "amin", S), self.scatter(rows, "amax", -1)
-        self.left, self.right = self.scatter(cols, "amin", S), self.scatter(cols, "amax", -1)
+        self.top, self.bottom = self.scatter(rows, "amin", s), self.scatter(rows, "amax", -1)
+        self.left, self.right = self.scatter(cols, "amin", s), self.scatter(cols, "amax", -1)
         self.is_obj = self.count > 0
         h, w = size[:, 0, None], size[:, 1, None]
         edge = (self.top == 0) | (self.left == 0) | (self.bottom == h - 1) | (self.right == w - 1)
@@ -105,15 +114,15 @@ class Components:
         self.n_obj = self.is_obj.sum(1)                             # [N]
 
     def scatter(self, val: Tensor, reduce: str, init: int) -> Tensor:
-        """Reduce per-cell values ``val [N, 900]`` (int32) into a per-object table (background dropped)."""
-        out = torch.full((val.shape[0], NCELL + 1), init, dtype=torch.int32, device=val.device)
-        return out.scatter_reduce(1, self._lab, val, reduce)[:, :NCELL]
+        """Reduce per-cell values ``val [N, s*s]`` (int32) into a per-object table (background dropped)."""
+        out = torch.full((val.shape[0], self.ncell + 1), init, dtype=torch.int32, device=val.device)
+        return out.scatter_reduce(1, self._lab, val, reduce)[:, :self.ncell]
 
     def cell(self, table: Tensor, fill=0) -> Tensor:
-        """Broadcast a per-object table [N, 900] to cells [N, 30, 30] (``fill`` on background)."""
+        """Broadcast a per-object table [N, s*s] to cells [N, s, s] (``fill`` on background)."""
         n = table.shape[0]
         ext = torch.cat([table, table[:, :1]], 1)  # any dtype; the sentinel slot is masked below
-        return torch.where(self.fg, ext.gather(1, self._lab).view(n, S, S), fill)
+        return torch.where(self.fg, ext.gather(1, self._lab).view(n, self.side, self.side), fill)
 
     @property
     def height(self) -> Tensor:
@@ -125,50 +134,52 @@ class Components:
 
     @cached_property
     def colour(self) -> Tensor:
-        """[N, 900] the object's colour (multicolour: the majority colour, ties -> the smaller colour)."""
+        """[N, s*s] the object's colour (multicolour: the majority colour, ties -> the smaller colour)."""
         if self.multi:
             return self.colcount.argmax(1).to(torch.int32)
-        return self.cells.reshape(self.cells.shape[0], NCELL).to(torch.int32)  # the root's colour
+        return self.cells.reshape(self.cells.shape[0], self.ncell).to(torch.int32)  # the root's colour
 
     @cached_property
     def ncol(self) -> Tensor:
-        """[N, 900] number of distinct colours in the object."""
+        """[N, s*s] number of distinct colours in the object."""
         return (self.colcount > 0).sum(1, dtype=torch.int32) if self.multi else self.is_obj.to(torch.int32)
 
     @cached_property
     def colcount(self) -> Tensor:
-        """[N, 10, 900] cells of each colour per object."""
+        """[N, 10, s*s] cells of each colour per object."""
         n = self.cells.shape[0]
-        flat = self.cells.reshape(n, NCELL)
+        flat = self.cells.reshape(n, self.ncell)
         if not self.multi:
             return torch.stack([self.count * (self.colour == c) for c in range(N_COLOURS)], 1)
         return torch.stack([self.scatter((flat == c).to(torch.int32), "sum", 0) for c in range(N_COLOURS)], 1)
 
     @cached_property
     def rank(self) -> Tensor:
-        """[N, 900] size rank among the grid's objects, 0 = largest (ties: reading order); ``NONE`` if no object."""
-        n = self.count.shape[0]
-        idx = torch.arange(NCELL, device=self.count.device)
-        key = torch.where(self.is_obj, self.count.long() * (NCELL + 1) + (NCELL - idx), -1)
+        """[N, s*s] size rank among the grid's objects, 0 = largest (ties: reading order); s*s if no object."""
+        n, nc = self.count.shape[0], self.ncell
+        idx = torch.arange(nc, device=self.count.device)
+        key = torch.where(self.is_obj, self.count.long() * (nc + 1) + (nc - idx), -1)
         order = key.argsort(dim=1, descending=True, stable=True)
-        rank = torch.empty_like(order).scatter_(1, order, idx.expand(n, NCELL))
-        return torch.where(self.is_obj, rank.to(torch.int32), NONE)
+        rank = torch.empty_like(order).scatter_(1, order, idx.expand(n, nc))
+        return torch.where(self.is_obj, rank.to(torch.int32), nc)
 
     @cached_property
     def shape_mult(self) -> Tensor:
-        """[N, 900] per object: how many objects of the grid have its shape (mask up to translation), 0 if none.
+        """[N, s*s] per object: how many objects of the grid have its shape (mask up to translation), 0 if none.
 
-        Shapes compare through a sum of fixed pseudo-random 40-bit weights of the cells' offsets from the
-        object's top-left corner (exact up to astronomically unlikely collisions); equal runs counted after a sort.
+        Shapes compare through a sum of fixed pseudo-random 40-bit weights of the cells' offsets (row, column)
+        from the object's top-left corner (exact up to astronomically unlikely collisions; the same weights on
+        every canvas); equal runs counted after a sort.
         """
-        n, dev = self.count.shape[0], self.count.device
+        n, dev, s, nc = self.count.shape[0], self.count.device, self.side, self.ncell
         pos = torch.arange(NCELL, device=dev, dtype=torch.long)
         weight = (_mix(pos, 2654435761) << 9) ^ _mix(pos, 1103515245)  # < 2**40: sums of 900 fit in int64
-        idx = torch.arange(NCELL, dtype=torch.int32, device=dev)
-        top, left = self.cell(self.top).reshape(n, NCELL), self.cell(self.left).reshape(n, NCELL)
-        off = (idx // S - top) * S + (idx % S - left)
-        val = torch.where(self.fg.reshape(n, NCELL), weight[off.clamp(0, NCELL - 1).long()], 0)
-        fp = torch.zeros(n, NCELL + 1, dtype=torch.long, device=dev).scatter_add_(1, self._lab.long(), val)[:, :NCELL]
+        idx = torch.arange(nc, dtype=torch.int32, device=dev)
+        top, left = self.cell(self.top).reshape(n, nc), self.cell(self.left).reshape(n, nc)
+        off = (idx // s - top) * S + (idx % s - left)          # offset on the 30 x 30 layout: canvas-independent
+        val = torch.where(self.fg.reshape(n, nc), weight[off.clamp(0, NCELL - 1).long()], 0)
+        pos = pos[:nc]
+        fp = torch.zeros(n, nc + 1, dtype=torch.long, device=dev).scatter_add_(1, self._lab.long(), val)[:, :nc]
         fp = torch.where(self.is_obj, fp, (1 << 62) + pos)  # non-objects: distinct sentinels
         srt, order = fp.sort(dim=1, stable=True)
         new_run = torch.cat([torch.ones_like(srt[:, :1]), (srt[:, 1:] != srt[:, :-1]).long()], 1)
@@ -196,13 +207,22 @@ def components(g, diag: bool = True, multi: bool = False) -> Components:
     return g.cached(f"components{8 if diag else 4}{'m' if multi else 's'}", compute)
 
 
+def bg_regions(g) -> Components:
+    """The 4-connected regions of background cells as components (their ``fg`` is the background), cached."""
+
+    def compute():
+        bg = g.inside & (g.cells == BG)
+        return Components(g.cells, g.size, label_components(g.cells, bg, False, True), bg, True)
+
+    return g.cached("bg_regions", compute)
+
+
 def enclosed_bg(g) -> Tensor:
-    """[N, 30, 30] bool: background cells whose 4-connected background region does not touch the grid border
+    """[N, s, s] bool: background cells whose 4-connected background region does not touch the grid border
     (holes). Cached in the memo as ``enclosed``."""
 
     def compute():
-        fg = g.inside & (g.cells == BG)
-        c = Components(g.cells, g.size, label_components(g.cells, fg, False, True), fg, True)
+        c = bg_regions(g)
         return c.fg & ~c.cell(c.border, False)
 
     return g.cached("enclosed", compute)
@@ -210,7 +230,7 @@ def enclosed_bg(g) -> Tensor:
 
 # ------------------------------------------------------------------------- selection and fitting helpers
 def pick(c: Components, key: Tensor, largest: bool = True) -> tuple[Tensor, Tensor]:
-    """The unique object maximising (``largest``) or minimising ``key [N, 900]``: (label [N] long, ok [N]);
+    """The unique object maximising (``largest``) or minimising ``key [N, s*s]``: (label [N] long, ok [N]);
     ok False on ties or when the grid has no object."""
     k = key.long() if largest else -key.long()
     k = torch.where(c.is_obj, k, torch.iinfo(torch.long).min)
@@ -219,19 +239,19 @@ def pick(c: Components, key: Tensor, largest: bool = True) -> tuple[Tensor, Tens
 
 
 def obj_mask(c: Components, lab: Tensor) -> Tensor:
-    """[N, 30, 30] bool: the cells of object ``lab [N]``."""
+    """[N, s, s] bool: the cells of object ``lab [N]``."""
     return c.label == lab[:, None, None]
 
 
 def obj_box(c: Components, lab: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Bounding box (top, left, h, w), each [N] long, of object ``lab [N]``."""
-    at = lambda t: t.gather(1, lab[:, None].clamp(max=NCELL - 1))[:, 0].long()
+    at = lambda t: t.gather(1, lab[:, None].clamp(max=c.ncell - 1))[:, 0].long()  # noqa: E731
     top, left = at(c.top), at(c.left)
     return top, left, at(c.bottom) - top + 1, at(c.right) - left + 1
 
 
 def unique_colour_objs(c: Components) -> Tensor:
-    """[N, 900] bool: objects whose colour no other object of the grid has."""
+    """[N, s*s] bool: objects whose colour no other object of the grid has."""
     n = c.count.shape[0]
     col = torch.where(c.is_obj, c.colour, N_COLOURS).long()
     per_col = torch.zeros(n, N_COLOURS + 1, dtype=torch.long, device=col.device).scatter_add_(1, col, c.is_obj.long())
@@ -262,8 +282,8 @@ def fit_table(key: Tensor, val: Tensor, use: Tensor, demos, n_keys: int) -> tupl
 
 
 def target_cells(g, demos) -> tuple[Tensor, Tensor]:
-    """Demo targets as [N, 30, 30] and [N] bool: the slot has a target of the input's size."""
-    tgt = demos.target.reshape(-1, S, S)
+    """Demo targets as [N, s, s] and [N] bool: the slot has a target of the input's size."""
+    tgt = demos.target.reshape(-1, g.side, g.side)
     same = demos.has_target.reshape(-1) & (demos.target_size.reshape(-1, 2) == g.size).all(1)
     return tgt, same
 
@@ -276,12 +296,12 @@ def same_size_all(g, demos) -> Tensor:
 
 
 def fit_colour(g, demos, region: Tensor) -> tuple[Tensor, Tensor]:
-    """The single demo-target colour over ``region [N, 30, 30]`` (same-size demos): (colour [N], ok [N]).
+    """The single demo-target colour over ``region [N, s, s]`` (same-size demos): (colour [N], ok [N]).
     ok False where the region's target cells disagree, or the region is empty in every demo."""
     tgt, same = target_cells(g, demos)
     n = tgt.shape[0]
-    use = region.reshape(n, NCELL) & same[:, None]
-    table, seen, ok = fit_table(torch.zeros_like(tgt).reshape(n, NCELL), tgt.reshape(n, NCELL), use, demos, 1)
+    use = region.reshape(n, -1) & same[:, None]
+    table, seen, ok = fit_table(torch.zeros_like(tgt).reshape(n, -1), tgt.reshape(n, -1), use, demos, 1)
     gs = demos.slots
     return per_slot(table[:, 0], gs), per_slot(ok & seen[:, 0], gs) & same_size_all(g, demos)
 
@@ -291,9 +311,10 @@ def match_targets(cells: Tensor, size: Tensor, ok: Tensor, demos) -> tuple[Tenso
     m, gs = demos.has_target.shape
     tsize = demos.target_size.reshape(-1, 2)
     sz = ok & (size == tsize).all(1)
-    inside = (torch.arange(S, device=cells.device)[:, None] < tsize[:, 0, None, None]) & \
-             (torch.arange(S, device=cells.device)[None, :] < tsize[:, 1, None, None])
-    eq = ((cells == demos.target.reshape(-1, S, S)) | ~inside).flatten(1).all(1) & sz
+    s = side(cells)
+    inside = (torch.arange(s, device=cells.device)[:, None] < tsize[:, 0, None, None]) & \
+             (torch.arange(s, device=cells.device)[None, :] < tsize[:, 1, None, None])
+    eq = ((cells == demos.target.reshape(-1, s, s)) | ~inside).flatten(1).all(1) & sz
     need = ~demos.has_target
     return (eq.view(m, gs) | need).all(1), (sz.view(m, gs) | need).all(1)
 

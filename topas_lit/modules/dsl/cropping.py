@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.components import (NCELL, Components, components, fit_choice, obj_box, obj_mask,
-                                              per_slot, pick, unique_colour_objs)
+from topas_lit.modules.dsl.components import (Components, components, fit_choice, obj_box, obj_mask, per_slot, pick,
+                                              unique_colour_objs)
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, S, bbox, coords, crop
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch, primitive
 
@@ -25,7 +25,7 @@ def _crop(g: GridBatch, top: Tensor, left: Tensor, h: Tensor, w: Tensor, ok: Ten
 
 
 def _crop_mask(g: GridBatch, mask: Tensor, ok: Tensor | None = None):
-    """Crop the bounding box of ``mask [N, 30, 30]``."""
+    """Crop the bounding box of ``mask [N, s, s]``."""
     top, left, h, w, nonempty = bbox(mask & g.inside)
     return _crop(g, top, left, h, w, nonempty if ok is None else ok & nonempty)
 
@@ -110,19 +110,19 @@ def crop_obj_most_colour_fit(g: GridBatch, demos: DemoTargets):
 
 
 def _colcount_of(c: Components, colour: Tensor) -> Tensor:
-    """[N, 900] cells of ``colour [N]`` per object."""
-    return c.colcount.gather(1, colour.view(-1, 1, 1).expand(-1, 1, NCELL))[:, 0]
+    """[N, s*s] cells of ``colour [N]`` per object."""
+    return c.colcount.gather(1, colour.view(-1, 1, 1).expand(-1, 1, c.ncell))[:, 0]
 
 
 def _mirror_count(c: Components) -> Tensor:
-    """[N, 900] per object: cells whose left-right mirror image in the object's bounding box is a cell of the
+    """[N, s*s] per object: cells whose left-right mirror image in the object's bounding box is a cell of the
     same object and colour."""
-    n = c.count.shape[0]
-    rows, cols = coords(c.label.device)
+    n, s, nc = c.count.shape[0], c.side, c.ncell
+    rows, cols = coords(s, c.label.device)
     src_c = c.cell(c.left + c.right).long() - cols
-    flat = (rows * S + src_c.clamp(0, S - 1)).reshape(n, NCELL)
-    same = (c.label.reshape(n, NCELL).gather(1, flat) == c.label.reshape(n, NCELL)) & \
-           (c.cells.reshape(n, NCELL).gather(1, flat) == c.cells.reshape(n, NCELL)) & c.fg.reshape(n, NCELL)
+    flat = (rows * s + src_c.clamp(0, s - 1)).reshape(n, nc)
+    same = (c.label.reshape(n, nc).gather(1, flat) == c.label.reshape(n, nc)) & \
+           (c.cells.reshape(n, nc).gather(1, flat) == c.cells.reshape(n, nc)) & c.fg.reshape(n, nc)
     return c.scatter(same.to(torch.int32), "sum", 0)
 
 
@@ -173,11 +173,11 @@ def crop_inside_frame(g: GridBatch):
     """Crop the interior of the largest rectangular outline (a 4-connected one-colour object that is exactly
     the border of its bounding box, at least 3x3)."""
     c = components(g, diag=False)
-    rows, cols = coords(g.cells.device)
+    rows, cols = coords(g.side, g.cells.device)
     on_edge = (rows == c.cell(c.top).long()) | (rows == c.cell(c.bottom).long()) | \
               (cols == c.cell(c.left).long()) | (cols == c.cell(c.right).long())
     n = len(g)
-    edge_count = c.scatter((on_edge & c.fg).reshape(n, NCELL).to(torch.int32), "sum", 0)
+    edge_count = c.scatter((on_edge & c.fg).reshape(n, c.ncell).to(torch.int32), "sum", 0)
     h, w = c.height, c.width
     frame = c.is_obj & (h >= 3) & (w >= 3) & (edge_count == c.count) & (c.count == 2 * (h + w) - 4)
     lab, ok = pick(c, torch.where(frame, h * w, 0), True)

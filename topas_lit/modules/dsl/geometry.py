@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.grid import BG, PAD, bbox, coords, inside, remap
+from topas_lit.modules.dsl.grid import BG, PAD, bbox, coords, inside, remap, side
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch, primitive, view_slots
 
 FAM = "geometry"
@@ -18,24 +18,24 @@ FAM = "geometry"
 # ----------------------------------------------------------------------------------------------- shared helpers
 def dihedral(cells: Tensor, size: Tensor, swap: bool, flip_r: bool, flip_c: bool) -> tuple[Tensor, Tensor]:
     """``out[i, j] = in[a, b]`` with (a, b) = (j, i) if ``swap`` else (i, j), then a -> h-1-a, b -> w-1-b."""
-    rows, cols = coords(cells.device)
+    rows, cols = coords(side(cells), cells.device)
     r, c = (cols, rows) if swap else (rows, cols)
     if flip_r:
         r = size[:, 0, None, None] - 1 - r
     if flip_c:
         c = size[:, 1, None, None] - 1 - c
     out_size = size.flip(-1) if swap else size
-    return remap(cells, r, c, inside(out_size)), out_size
+    return remap(cells, r, c, inside(out_size, side(cells))), out_size
 
 
 def shifted(cells: Tensor, size: Tensor, dy: Tensor | int, dx: Tensor | int) -> Tensor:
     """Move the content by (dy, dx) (each [N] or int) inside its frame; background fills the vacated cells."""
-    rows, cols = coords(cells.device)
+    rows, cols = coords(side(cells), cells.device)
     if isinstance(dy, Tensor):
         dy, dx = dy[:, None, None], dx[:, None, None]
     r, c = rows - dy, cols - dx
     take = (r >= 0) & (r < size[:, 0, None, None]) & (c >= 0) & (c < size[:, 1, None, None])
-    return torch.where(inside(size), remap(cells, r, c, take, BG), PAD)
+    return torch.where(inside(size, side(cells)), remap(cells, r, c, take, BG), PAD)
 
 
 def first_demo(x: Tensor, demos: DemoTargets) -> Tensor:
@@ -46,8 +46,8 @@ def first_demo(x: Tensor, demos: DemoTargets) -> Tensor:
 
 
 def fit_match(cells: Tensor, size: Tensor, demos: DemoTargets) -> Tensor:
-    """[M] bool: the outputs ``cells [M*G, 30, 30]`` (PAD outside ``size``) equal every demo target."""
-    cells = torch.where(inside(size), cells, PAD)
+    """[M] bool: the outputs ``cells [M*G, s, s]`` (PAD outside ``size``) equal every demo target."""
+    cells = torch.where(inside(size, side(cells)), cells, PAD)
     eq = (view_slots(cells, demos.slots) == demos.target).flatten(2).all(2)
     return (eq | ~demos.has_target).all(1) & demos.has_target.any(1)
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from topas_lit.modules.dsl.components import (NCELL, Components, components, enclosed_bg, fit_colour, fit_table,
-                                              obj_mask, per_slot, pick, same_size_all, target_cells)
-from topas_lit.modules.dsl.grid import BG, PAD, S
+from topas_lit.modules.dsl.components import (Components, components, enclosed_bg, fit_colour, fit_table, obj_mask,
+                                              per_slot, pick, same_size_all, target_cells)
+from topas_lit.modules.dsl.grid import BG, PAD
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch, primitive
 
 FAMILY = "objects"
@@ -37,7 +37,7 @@ def _changed_any(g: GridBatch, out: Tensor, slots: int) -> Tensor:
 
 # ------------------------------------------------------------------------------------------- selection
 def _largest(g: GridBatch) -> tuple[Components, Tensor, Tensor]:
-    """Components, the largest object's cells [N, 30, 30] and ok (a unique largest object exists)."""
+    """Components, the largest object's cells [N, s, s] and ok (a unique largest object exists)."""
     c = components(g)
     lab, ok = pick(c, c.count)
     return c, obj_mask(c, lab), ok
@@ -75,18 +75,18 @@ def remove_border_objs(g: GridBatch):
 def _flip_objs(g: GridBatch, lr: bool):
     """Mirror every multicolour object inside its own bounding box (scatter to the mirrored cell)."""
     c = components(g, multi=True)
-    n = len(g)
-    idx = torch.arange(NCELL, device=g.cells.device)
-    r, col = idx // S, idx % S
+    n, s, nc = len(g), g.side, c.ncell
+    idx = torch.arange(nc, device=g.cells.device)
+    r, col = idx // s, idx % s
     if lr:
-        dest = r * S + (c.cell(c.left + c.right).reshape(n, NCELL) - col)
+        dest = r * s + (c.cell(c.left + c.right).reshape(n, nc) - col)
     else:
-        dest = (c.cell(c.top + c.bottom).reshape(n, NCELL) - r) * S + col
-    fg = c.fg.reshape(n, NCELL)
-    dest = torch.where(fg, dest, NCELL).long()
-    out = torch.zeros(n, NCELL + 1, dtype=torch.long, device=g.cells.device)
-    out = out.scatter_reduce(1, dest, torch.where(fg, g.cells.reshape(n, NCELL), 0), "amax")[:, :NCELL]
-    out = torch.where(g.inside, out.view(n, S, S), PAD)
+        dest = (c.cell(c.top + c.bottom).reshape(n, nc) - r) * s + col
+    fg = c.fg.reshape(n, nc)
+    dest = torch.where(fg, dest, nc).long()
+    out = torch.zeros(n, nc + 1, dtype=g.cells.dtype, device=g.cells.device)
+    out = out.scatter_reduce(1, dest, torch.where(fg, g.cells.reshape(n, nc), 0), "amax")[:, :nc]
+    out = torch.where(g.inside, out.view(n, s, s), PAD)
     return _out(g, out, c.n_obj > 0)
 
 
@@ -103,17 +103,17 @@ def flip_objs_ud(g: GridBatch):
 
 
 def _box_cover(c: Components) -> Tensor:
-    """[N, 30, 30] bool: the cell lies in some object's bounding box (difference array + 2D cumsum)."""
-    n, dev = c.count.shape[0], c.count.device
+    """[N, s, s] bool: the cell lies in some object's bounding box (difference array + 2D cumsum)."""
+    n, dev, s = c.count.shape[0], c.count.device, c.side
     t, l = c.top.long(), c.left.long()
     b, r = c.bottom.long() + 1, c.right.long() + 1
-    w = S + 1
+    w = s + 1
     idx = torch.cat([t * w + l, t * w + r, b * w + l, b * w + r], 1)
     val = c.is_obj.long()
     val = torch.cat([val, -val, -val, val], 1)
     idx = torch.where(torch.cat([c.is_obj] * 4, 1), idx, 0)
     diff = torch.zeros(n, w * w, dtype=torch.long, device=dev).scatter_add_(1, idx, val)
-    cover = diff.view(n, w, w).cumsum(1).cumsum(2)[:, :S, :S]
+    cover = diff.view(n, w, w).cumsum(1).cumsum(2)[:, :s, :s]
     return cover > 0
 
 
@@ -133,14 +133,14 @@ def _recolour_by(g: GridBatch, demos: DemoTargets, c: Components, key: Tensor, n
     its target). Objects whose key no demo showed make their slot not ok."""
     tgt, same = target_cells(g, demos)
     n = len(g)
-    t = tgt.reshape(n, NCELL).to(torch.int32)
+    t = tgt.reshape(n, c.ncell).to(torch.int32)
     tmin, tmax = c.scatter(t, "amin", 99), c.scatter(t, "amax", -1)
     use = c.is_obj & same[:, None]
     key = key.long().clamp(0, n_keys - 1)
     table, seen, ok = fit_table(torch.cat([key, key], 1), torch.cat([tmin, tmax], 1), torch.cat([use, use], 1),
                                 demos, n_keys)
     gs = demos.slots
-    new = per_slot(table, gs).gather(1, key)                   # [N, 900] colour per object
+    new = per_slot(table, gs).gather(1, key)                   # [N, s*s] colour per object
     known = per_slot(seen, gs).gather(1, key) | ~c.is_obj
     out = torch.where(c.fg, c.cell(new), g.cells)
     ok = per_slot(ok, gs) & known.all(1) & (c.n_obj > 0) & _changed_any(g, out, gs)
@@ -154,14 +154,18 @@ def recolour_by_rank_fit(g: GridBatch, demos: DemoTargets):
     return _recolour_by(g, demos, c, c.rank.clamp(max=RANKS - 1), RANKS)
 
 
+def recolour_by_size_class(g: GridBatch, demos: DemoTargets, c: Components):
+    """Recolour the largest objects of ``c``, the smallest and the others by three fitted colours (0 allowed)."""
+    big = torch.where(c.is_obj, c.count, -1).amax(1, keepdim=True)
+    small = torch.where(c.is_obj, c.count, c.ncell + 1).amin(1, keepdim=True)
+    key = torch.where(c.count == big, 0, torch.where(c.count == small, 1, 2))
+    return _recolour_by(g, demos, c, key, 3)
+
+
 @primitive("recolour_by_size_class_fit", FAMILY, fitted=True)
 def recolour_by_size_class_fit(g: GridBatch, demos: DemoTargets):
     """Recolour the largest objects, the smallest objects and the others by three fitted colours (0 allowed)."""
-    c = components(g)
-    big = torch.where(c.is_obj, c.count, -1).amax(1, keepdim=True)
-    small = torch.where(c.is_obj, c.count, NCELL + 1).amin(1, keepdim=True)
-    key = torch.where(c.count == big, 0, torch.where(c.count == small, 1, 2))
-    return _recolour_by(g, demos, c, key, 3)
+    return recolour_by_size_class(g, demos, components(g))
 
 
 @primitive("recolour_by_shape_unique_fit", FAMILY, fitted=True)
@@ -178,7 +182,7 @@ def recolour_by_hole_fit(g: GridBatch, demos: DemoTargets):
     hp = F.pad(enclosed_bg(g), (1, 1, 1, 1))
     near = hp[:, :-2, 1:-1] | hp[:, 2:, 1:-1] | hp[:, 1:-1, :-2] | hp[:, 1:-1, 2:]  # a hole cell 4-adjacent
     n = len(g)
-    key = c.scatter((near & c.fg).reshape(n, NCELL).to(torch.int32), "amax", 0)
+    key = c.scatter((near & c.fg).reshape(n, c.ncell).to(torch.int32), "amax", 0)
     return _recolour_by(g, demos, c, key, 2)
 
 
@@ -187,14 +191,14 @@ def recolour_by_hole_fit(g: GridBatch, demos: DemoTargets):
 def objs_by_size_col(g: GridBatch):
     """A K x 1 column of the objects' colours, largest object first (K = number of objects)."""
     c = components(g)
-    n = len(g)
-    rank = torch.where(c.is_obj, c.rank, NCELL).long()
-    col = torch.full((n, NCELL + 1), PAD, dtype=torch.long, device=g.cells.device)
-    col = col.scatter_reduce(1, rank, c.colour.long(), "amin", include_self=True)[:, :S]
-    rows, cols = torch.arange(S, device=g.cells.device)[:, None], torch.arange(S, device=g.cells.device)
+    n, s, nc = len(g), g.side, c.ncell
+    rank = torch.where(c.is_obj, c.rank, nc).long()
+    col = torch.full((n, nc + 1), PAD, dtype=torch.long, device=g.cells.device)
+    col = col.scatter_reduce(1, rank, c.colour.long(), "amin", include_self=True)[:, :s]
+    rows, cols = torch.arange(s, device=g.cells.device)[:, None], torch.arange(s, device=g.cells.device)
     out = torch.where((cols == 0) & (rows < c.n_obj[:, None, None]), col[:, :, None], PAD)
-    size = torch.stack([c.n_obj.long().clamp(1, S), torch.ones_like(c.n_obj.long())], 1)
-    ok = (c.n_obj > 1) & (c.n_obj <= S)
+    size = torch.stack([c.n_obj.long().clamp(1, s), torch.ones_like(c.n_obj.long())], 1)
+    ok = (c.n_obj > 1) & (c.n_obj <= s)
     return torch.where(ok[:, None, None], out, g.cells), torch.where(ok[:, None], size, g.size), ok
 
 

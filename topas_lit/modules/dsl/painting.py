@@ -8,12 +8,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, fit_colour, paint_fit, register, shift
-from topas_lit.modules.dsl.grid import BG, PAD, S, bbox, coords
+from topas_lit.modules.dsl.colour import DIAG, ORTHO, fit_colour, paint_fit, register, shift
+from topas_lit.modules.dsl.components import enclosed_bg
+from topas_lit.modules.dsl.grid import BG, PAD, bbox, coords
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
 FAR = 99                                  # distance when nothing is hit
-ENCLOSE_ITERS = 8                         # row+column run sweeps for reachability (paths with up to 16 turns)
 
 
 def fg_of(g: GridBatch) -> Tensor:
@@ -25,7 +25,7 @@ def bg_of(g: GridBatch) -> Tensor:
 
 
 def first_hit(g: GridBatch, dr: int, dc: int, dist: bool = False):
-    """Colour [N, 30, 30] (-1 if none) of the first non-background cell seen from each cell looking along
+    """Colour [N, s, s] (-1 if none) of the first non-background cell seen from each cell looking along
     (dr, dc), and with ``dist`` also its distance (FAR if none). Pointer doubling in int8: 5 shifts cover the
     board. Cached per GridBatch."""
 
@@ -44,7 +44,7 @@ def first_hit(g: GridBatch, dr: int, dc: int, dist: bool = False):
 
 
 def _paint(g: GridBatch, mask: Tensor, colour: Tensor):
-    """Paint ``colour`` (broadcastable to [N, 30, 30]) on the cells of ``mask``; ok where the grid has some
+    """Paint ``colour`` (broadcastable to [N, s, s]) on the cells of ``mask``; ok where the grid has some
     non-background cell (a grid without seeds is left as it is)."""
     return torch.where(mask, colour, g.cells), g.size, fg_of(g).flatten(1).any(1)
 
@@ -87,33 +87,11 @@ def gravity_right(g: GridBatch):
 def enclosed(g: GridBatch) -> tuple[Tensor, Tensor]:
     """Background cells not 4-connected (through background) to the grid border: (mask, converged [N]).
 
-    Reachability spreads along whole background runs of rows, then of columns, ``ENCLOSE_ITERS`` times;
-    ``converged`` is False if the last sweep still grew the region (budget too small: do not trust the mask).
-    """
-
-    def compute():
-        bg = bg_of(g)
-        rows, cols = coords(g.cells.device)
-        h, w = g.size[:, 0, None, None], g.size[:, 1, None, None]
-        reach = bg & ((rows == 0) | (cols == 0) | (rows == h - 1) | (cols == w - 1))
-        n = len(g)
-
-        run_r = (~bg).long().cumsum(2)                   # background run id along rows, 0..30
-        run_c = (~bg).long().cumsum(1).transpose(1, 2)   # ... along columns, laid out as rows
-
-        def sweep(r: Tensor, dim: int) -> Tensor:       # spread reach along whole background runs
-            x, ri = (r, run_r) if dim == 2 else (r.transpose(1, 2), run_c)
-            tab = torch.zeros(n, S, S + 1, dtype=torch.int32, device=r.device).scatter_add_(2, ri, x.int())
-            hit = tab.gather(2, ri) > 0
-            return (hit if dim == 2 else hit.transpose(1, 2)) & bg
-
-        prev = reach
-        for _ in range(ENCLOSE_ITERS):
-            prev = reach
-            reach = sweep(sweep(reach, 2), 1)
-        return bg & ~reach, ~changed(prev, reach)
-
-    return g.cached("painting.enclosed", compute)
+    The background regions are labelled as connected components (``components.enclosed_bg``, exact within its
+    fixed iteration budget, mazes and spirals included), so ``converged`` is always True; it stays in the
+    signature for callers that gate on it."""
+    mask = enclosed_bg(g)
+    return mask, torch.ones_like(mask[:, 0, 0])
 
 
 @register("fill_enclosed_fit", "painting", fitted=True)
@@ -125,7 +103,7 @@ def fill_enclosed_fit(g: GridBatch, demos: DemoTargets):
 
 
 def _neighbours(fg: Tensor, dirs, off_board: bool = False) -> Tensor:
-    """[N, 30, 30] bool: some neighbour along ``dirs`` is in ``fg`` (off the board counts as ``off_board``)."""
+    """[N, s, s] bool: some neighbour along ``dirs`` is in ``fg`` (off the board counts as ``off_board``)."""
     out = torch.zeros_like(fg)
     for dr, dc in dirs:
         out = out | shift(fg, dr, dc, off_board)
@@ -166,7 +144,7 @@ def hollow(g: GridBatch):
 def fill_bbox_fit(g: GridBatch, demos: DemoTargets):
     """Background cells inside the bounding box of all non-background cells -> a fitted colour."""
     top, left, h, w, _ = bbox(fg_of(g))
-    rows, cols = coords(g.cells.device)
+    rows, cols = coords(g.side, g.cells.device)
     t, l = top[:, None, None], left[:, None, None]
     box = (rows >= t) & (rows < t + h[:, None, None]) & (cols >= l) & (cols < l + w[:, None, None])
     return paint_fit(g, demos, box & bg_of(g))
@@ -175,7 +153,7 @@ def fill_bbox_fit(g: GridBatch, demos: DemoTargets):
 @register("border_fit", "painting", fitted=True)
 def border_fit(g: GridBatch, demos: DemoTargets):
     """The outermost frame of cells of the grid -> a fitted colour."""
-    rows, cols = coords(g.cells.device)
+    rows, cols = coords(g.side, g.cells.device)
     h, w = g.size[:, 0, None, None], g.size[:, 1, None, None]
     frame = g.inside & ((rows == 0) | (cols == 0) | (rows == h - 1) | (cols == w - 1))
     return paint_fit(g, demos, frame)
@@ -227,7 +205,7 @@ def rays_diag(g: GridBatch):
 
 def _line_colour(g: GridBatch, dim: int) -> Tensor:
     """Per row (dim 2) or column (dim 1): the colour of its non-background cells if they all agree, else -1;
-    broadcast back to [N, 30, 30]."""
+    broadcast back to [N, s, s]."""
     fg = fg_of(g)
     hi = torch.where(fg, g.cells, -1).amax(dim, keepdim=True)
     lo = torch.where(fg, g.cells, PAD).amin(dim, keepdim=True)

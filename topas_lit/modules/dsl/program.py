@@ -135,6 +135,19 @@ def take(x: Tensor, idx: Tensor) -> Tensor:
     return x.gather(1, idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand(shape))
 
 
+def ranked_programs(step_score: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Exact top-k programs under per-step scores [B, depth, n_ops] (scores add over steps, so the best k
+    programs extend the best k prefixes) -> (programs [B, k, depth], score [B, k])."""
+    b, depth, n = step_score.shape
+    progs = torch.zeros(b, 1, 0, dtype=torch.long, device=step_score.device)
+    score = torch.zeros(b, 1, device=step_score.device, dtype=step_score.dtype)
+    for t in range(depth):
+        flat = (score[:, :, None] + step_score[:, t, None, :]).reshape(b, -1)
+        score, idx = top(flat, min(k, flat.shape[1]))
+        progs = torch.cat([take(progs, idx // n), (idx % n)[..., None]], -1)
+    return progs, score
+
+
 def run_programs(prims: list[Primitive], programs: Tensor, slots: Slots) -> tuple[Tensor, Tensor, Tensor]:
     """Execute programs [B, K, depth] of op ids on every slot of their task.
 

@@ -1,14 +1,14 @@
 """The primitive registry and the two batch views primitives read.
 
-A primitive is a batched function on padded grids (see ``grid.py``):
+A primitive is a batched function on padded grids on an s x s canvas (see ``grid.py``):
 
-- plain: ``fn(g: GridBatch) -> (cells [N,30,30], size [N,2], ok [N])``;
+- plain: ``fn(g: GridBatch) -> (cells [N,s,s], size [N,2], ok [N])``;
 - fitted: ``fn(g: GridBatch, demos: DemoTargets) -> (cells, size, ok)`` where the N = M * G grids are M
   candidates x G slots (demo inputs then test inputs). A fitted primitive reads the demo outputs of each
   candidate's task to fit its parameters (a colour map, a scale factor, an offset) on the device and applies
   them to every slot of that candidate, test slots included. ``ok`` is False where the fit is inconsistent.
 
-``ok`` False marks an output as unusable (empty crop, size over 30, no object, failed fit). Outputs must hold
+``ok`` False marks an output as unusable (empty crop, size over the canvas, no object, failed fit). Outputs must hold
 PAD outside their size; ``apply_primitive`` enforces it and folds size overflow into ``ok``.
 Registration order fixes the op ids; id 0 is ``identity``, also used to pad programs shorter than the depth.
 """
@@ -28,12 +28,17 @@ class GridBatch:
     applied to the same states in one expansion step."""
 
     def __init__(self, cells: Tensor, size: Tensor):
-        self.cells = cells  # [N, 30, 30] long
+        self.cells = cells  # [N, s, s] long
         self.size = size    # [N, 2] long
         self._memo: dict[str, object] = {}
 
     def __len__(self) -> int:
         return self.cells.shape[0]
+
+    @property
+    def side(self) -> int:
+        """The canvas side s."""
+        return self.cells.shape[-1]
 
     def cached(self, key: str, compute: Callable[[], object]):
         if key not in self._memo:
@@ -42,7 +47,7 @@ class GridBatch:
 
     @property
     def inside(self) -> Tensor:
-        return self.cached("inside", lambda: inside(self.size))
+        return self.cached("inside", lambda: inside(self.size, self.side))
 
     @property
     def counts(self) -> Tensor:
@@ -54,7 +59,7 @@ class GridBatch:
 class DemoTargets:
     """Demo outputs aligned with a GridBatch of M candidates x G slots (all [M, G, ...])."""
 
-    target: Tensor       # [M, G, 30, 30] long, PAD where no target
+    target: Tensor       # [M, G, s, s] long, PAD where no target
     target_size: Tensor  # [M, G, 2]
     has_target: Tensor   # [M, G] bool: a demo slot with a known output
     exists: Tensor       # [M, G] bool: the slot holds a real grid (demo or test)
@@ -98,10 +103,11 @@ def apply_primitive(prim: Primitive, g: GridBatch, demos: DemoTargets | None) ->
         cells, size, ok = prim.fn(g, demos)
     else:
         cells, size, ok = prim.fn(g)
-    ok = ok & size_ok(size)
-    size = clamp_size(size)
+    s = g.side
+    ok = ok & size_ok(size, s)
+    size = clamp_size(size, s)
     cells = repad(cells, size)
-    ok = ok & ((cells >= 0) & (cells <= PAD) & ((cells < PAD) | ~inside(size))).flatten(1).all(1)
+    ok = ok & ((cells >= 0) & (cells <= PAD) & ((cells < PAD) | ~inside(size, s))).flatten(1).all(1)
     cells = torch.where(ok[:, None, None], cells, g.cells)
     size = torch.where(ok[:, None], size, g.size)
     return cells, size, ok

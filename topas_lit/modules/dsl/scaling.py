@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from topas_lit.modules.dsl.geometry import first_demo, fit_match, fit_ratio, per_grid, pick_first
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, S, coords, inside, remap
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords, inside, remap, side
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch, primitive, view_slots
 
 FAM = "scaling"
@@ -23,16 +23,16 @@ def _col(x: Tensor) -> Tensor:
 
 def upscale(cells: Tensor, size: Tensor, f: Tensor) -> tuple[Tensor, Tensor]:
     """Each cell becomes an fy x fx block (``f [N, 2]``)."""
-    rows, cols = coords(cells.device)
+    rows, cols = coords(side(cells), cells.device)
     f = f.clamp(min=1)
     out_size = size * f
-    return remap(cells, rows // _col(f[:, 0]), cols // _col(f[:, 1]), inside(out_size)), out_size
+    return remap(cells, rows // _col(f[:, 0]), cols // _col(f[:, 1]), inside(out_size, side(cells))), out_size
 
 
 def tile(cells: Tensor, size: Tensor, reps: Tensor, phase: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Repeat the grid ry x rx times (``reps [N, 2]``). With ``phase [N, 2]`` (0/1), tile (ti, tj) is mirrored
     up-down when ti + phase_r is odd and left-right when tj + phase_c is odd."""
-    rows, cols = coords(cells.device)
+    rows, cols = coords(side(cells), cells.device)
     h, w = _col(size[:, 0]), _col(size[:, 1])
     r, c = rows % h, cols % w
     if phase is not None:
@@ -40,7 +40,7 @@ def tile(cells: Tensor, size: Tensor, reps: Tensor, phase: Tensor | None = None)
         fc = ((cols // w + _col(phase[:, 1])) % 2) == 1
         r, c = torch.where(fr, h - 1 - r, r), torch.where(fc, w - 1 - c, c)
     out_size = size * reps.clamp(min=1)
-    return remap(cells, r, c, inside(out_size)), out_size
+    return remap(cells, r, c, inside(out_size, side(cells))), out_size
 
 
 def _const(n: int, a: int, b: int, device) -> Tensor:
@@ -83,13 +83,13 @@ def resize_fit(g: GridBatch, demos: DemoTargets):
 
 
 def _block_counts(cells: Tensor, f: Tensor) -> Tensor:
-    """[N, 900, 10] colour counts of each fy x fx block (block index (i // fy) * 30 + j // fx); PAD not counted."""
-    n = cells.shape[0]
-    rows, cols = coords(cells.device)
+    """[N, s*s, 10] colour counts of each fy x fx block (block index (i // fy) * s + j // fx); PAD not counted."""
+    n, s = cells.shape[0], side(cells)
+    rows, cols = coords(s, cells.device)
     f = f.clamp(min=1)
-    blk = ((rows // _col(f[:, 0])) * S + cols // _col(f[:, 1])).reshape(n, S * S, 1)
-    onehot = (cells.reshape(n, S * S, 1) == torch.arange(N_COLOURS, device=cells.device)).long()
-    out = torch.zeros(n, S * S, N_COLOURS, dtype=torch.long, device=cells.device)
+    blk = ((rows // _col(f[:, 0])) * s + cols // _col(f[:, 1])).reshape(n, s * s, 1)
+    onehot = (cells.reshape(n, s * s, 1) == torch.arange(N_COLOURS, device=cells.device)).long()
+    out = torch.zeros(n, s * s, N_COLOURS, dtype=torch.long, device=cells.device)
     return out.scatter_add_(1, blk.expand(-1, -1, N_COLOURS), onehot)
 
 
@@ -101,7 +101,7 @@ def downscale_fit(g: GridBatch, demos: DemoTargets):
     f, ok = fit_ratio(view_slots(g.size, G), demos.target_size, demos)
     f = per_grid(f, G).clamp(min=1)
     ok = per_grid(ok, G) & (f > 1).any(-1) & (g.size % f == 0).all(-1)
-    out = _block_counts(g.cells, f).argmax(-1).view(-1, S, S)
+    out = _block_counts(g.cells, f).argmax(-1).view(-1, g.side, g.side)
     return out, g.size // f, ok
 
 
@@ -163,7 +163,7 @@ mirror_up = _fixed_tile("mirror_up", 2, 1, 1, 0, "Stack [flipud g; g].")
 @primitive("tile_rot4", FAM)
 def tile_rot4(g: GridBatch):
     """Square grids: 2x2 pinwheel [g, rot90 g; rot270 g, rot180 g] (clockwise rotations)."""
-    rows, cols = coords(g.cells.device)
+    rows, cols = coords(g.side, g.cells.device)
     n = _col(g.size[:, 0])
     qr, qc = rows // n, cols // n
     a, b = rows % n, cols % n
@@ -171,16 +171,16 @@ def tile_rot4(g: GridBatch):
     r = torch.where(qc == 1, n - 1 - torch.where(qr == 1, a, b), torch.where(qr == 1, b, a))
     c = torch.where(qr == 1, n - 1 - torch.where(qc == 1, b, a), torch.where(qc == 1, a, b))
     size = g.size * 2
-    return remap(g.cells, r, c, inside(size)), size, g.size[:, 0] == g.size[:, 1]
+    return remap(g.cells, r, c, inside(size, g.side)), size, g.size[:, 0] == g.size[:, 1]
 
 
 # ----------------------------------------------------------------------------------------------- self-similar grids
 def _kron(g: GridBatch, where_cell) -> tuple[Tensor, Tensor, Tensor]:
     """h*h x w*w grid: block (bi, bj) is a copy of the grid where ``where_cell(cells)`` holds at (bi, bj), else BG."""
-    rows, cols = coords(g.cells.device)
+    rows, cols = coords(g.side, g.cells.device)
     h, w = _col(g.size[:, 0]), _col(g.size[:, 1])
     size = g.size * g.size
-    inn = inside(size)
+    inn = inside(size, g.side)
     sel = where_cell(g)
     copy = remap(g.cells, rows % h, cols % w, inn)
     on = remap(sel.long(), rows // h, cols // w, inn, 0) == 1
@@ -209,8 +209,9 @@ def kron_colour_fit(g: GridBatch, demos: DemoTargets):
     tgt = demos.target.flatten(0, 1)
     fg = ((tgt != BG) & (tgt != PAD)).flatten(1)
     first = fg.long().argmax(1)                                           # [N] first foreground output cell
-    r, c = first // S // g.size[:, 0], first % S // g.size[:, 1]
-    col = g.cells.flatten(1).gather(1, (r * S + c).clamp(max=S * S - 1)[:, None])[:, 0]
+    s = g.side
+    r, c = first // s // g.size[:, 0], first % s // g.size[:, 1]
+    col = g.cells.flatten(1).gather(1, (r * s + c).clamp(max=s * s - 1)[:, None])[:, 0]
     col0 = first_demo(view_slots(col, G), demos)
     good = (col == per_grid(col0, G)) & fg.any(1) & (demos.target_size.flatten(0, 1) == g.size * g.size).all(1)
     ok = (view_slots(good, G) | ~demos.has_target).all(1)

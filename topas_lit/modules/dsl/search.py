@@ -13,8 +13,8 @@ import torch
 from torch import Tensor, nn
 
 from topas_lit.modules.dsl.grid import S
-from topas_lit.modules.dsl.program import (NEG, Fingerprinter, Slots, apply_all, dedupe, progress, run_programs,
-                                           take, top, verify)
+from topas_lit.modules.dsl.program import (NEG, Fingerprinter, Slots, apply_all, dedupe, progress, ranked_programs,
+                                           run_programs, take, top, verify)
 from topas_lit.modules.dsl.registry import PRIMITIVES, GridBatch
 
 SEARCH_RAILS = ("one_glance", "policy", "beam")
@@ -92,16 +92,8 @@ class RailSearch(nn.Module):
 
     # ---- rails -------------------------------------------------------------------------------------------
     def ranked_programs(self, step_score: Tensor, k: int) -> tuple[Tensor, Tensor]:
-        """Exact top-k programs under per-step scores [B, depth, n_ops] (scores add over steps: the best k
-        programs extend the best k prefixes). -> (programs [B, k, depth], score [B, k])."""
-        b, depth, n = step_score.shape
-        progs = torch.zeros(b, 1, 0, dtype=torch.long, device=step_score.device)
-        score = torch.zeros(b, 1, device=step_score.device, dtype=step_score.dtype)
-        for t in range(depth):
-            flat = (score[:, :, None] + step_score[:, t, None, :]).reshape(b, -1)
-            score, idx = top(flat, min(k, flat.shape[1]))
-            progs = torch.cat([take(progs, idx // n), (idx % n)[..., None]], -1)
-        return progs, score
+        """Exact top-k programs under per-step scores [B, depth, n_ops] -> (programs [B, k, depth], score [B, k])."""
+        return ranked_programs(step_score, k)
 
     def policy_rail(self, step_score: Tensor, slots: Slots, k: int, rail: int) -> tuple[Answers, Tensor]:
         """Execute the policy's k best programs (k = 1: one-glance) and keep the verified ones, best first."""

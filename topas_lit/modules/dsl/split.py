@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from topas_lit.modules.dsl.colour import fit_colour, register
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, S, coords, crop
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords, crop
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
 RUNS = 16            # max panel runs per axis (30 cells hold at most 15)
@@ -39,13 +39,13 @@ def halves(g: GridBatch, axis: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     top-left with PAD outside ``size``. ok False where the parts cannot be equal (odd length, no middle separator)."""
 
     def compute():
-        n, dev = len(g), g.cells.device
+        n, dev, s = len(g), g.cells.device, g.side
         h, w = g.size[:, 0], g.size[:, 1]
         length = g.size[:, axis - 1]                      # w for lr, h for ud
         mid = length // 2
-        line = g.cells.gather(axis, mid.view(n, 1, 1).expand(n, *((1, S) if axis == 1 else (S, 1))))
-        line = line.view(n, S)
-        inline = torch.arange(S, device=dev) < g.size[:, 2 - axis, None]   # cells of that middle line
+        line = g.cells.gather(axis, mid.view(n, 1, 1).expand(n, *((1, s) if axis == 1 else (s, 1))))
+        line = line.view(n, s)
+        inline = torch.arange(s, device=dev) < g.size[:, 2 - axis, None]   # cells of that middle line
         sep = ((line == line[:, :1]) | ~inline).all(1) & (line[:, 0] != BG)
         odd = length % 2 == 1
         ok = (odd & sep) | ~odd
@@ -111,7 +111,7 @@ class Panels:
     cstart: Tensor
     rlen: Tensor     # [N, RUNS] height of each panel row (0 past R)
     clen: Tensor
-    rid: Tensor      # [N, 30] panel row of each grid row (-1 on separators / outside)
+    rid: Tensor      # [N, s] panel row of each grid row (-1 on separators / outside)
     cid: Tensor
     equal: Tensor    # [N] bool: all panels have the same size
     valid: Tensor    # [N] bool: at least two panels
@@ -121,7 +121,7 @@ class Panels:
         return self.n_rows * self.n_cols
 
     def cell_panel(self) -> Tensor:
-        """[N, 30, 30] panel index k = a * C + b of each cell (-1 off the panels; clamped below RUNS * RUNS so that
+        """[N, s, s] panel index k = a * C + b of each cell (-1 off the panels; clamped below RUNS * RUNS so that
         an invalid layout never indexes out of range)."""
         a, b = self.rid[:, :, None], self.cid[:, None, :]
         k = (a * self.n_cols[:, None, None] + b).clamp(max=RUNS * RUNS - 1)
@@ -137,27 +137,28 @@ class Panels:
 
 
 def _runs(nonsep: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Maximal runs of True along [N, 30]: (count [N], start [N, RUNS], length [N, RUNS], id [N, 30] or -1)."""
-    n, dev = nonsep.shape[0], nonsep.device
-    prev = F.pad(nonsep, (1, 0), value=False)[:, :S]
+    """Maximal runs of True along [N, s]: (count [N], start [N, RUNS], length [N, RUNS], id [N, s] or -1)."""
+    n, dev, s = nonsep.shape[0], nonsep.device, nonsep.shape[1]
+    prev = F.pad(nonsep, (1, 0), value=False)[:, :s]
     first = nonsep & ~prev
     rid = torch.where(nonsep, first.long().cumsum(1) - 1, -1)
     slot = torch.where(nonsep, rid, RUNS - 1).clamp(max=RUNS - 1)
-    idx = torch.arange(S, device=dev).expand(n, S)
-    start = torch.full((n, RUNS), S, dtype=torch.long, device=dev).scatter_reduce(
-        1, slot, torch.where(nonsep, idx, S), "amin")
+    idx = torch.arange(s, device=dev).expand(n, s)
+    start = torch.full((n, RUNS), s, dtype=torch.long, device=dev).scatter_reduce(
+        1, slot, torch.where(nonsep, idx, s), "amin")
     length = torch.zeros(n, RUNS, dtype=torch.long, device=dev).scatter_add_(1, slot, nonsep.long())
-    return first.sum(1), start.clamp(max=S - 1), length, rid
+    return first.sum(1), start.clamp(max=s - 1), length, rid
 
 
-def _blocks(length: Tensor, side: Tensor, k: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Runs of ``k`` equal blocks of ``side`` cells along an axis of ``length`` cells (same outputs as _runs)."""
+def _blocks(length: Tensor, block: Tensor, k: Tensor, s: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Runs of ``k`` equal blocks of ``block`` cells along an axis of ``length`` cells on an s x s canvas (same
+    outputs as _runs)."""
     n, dev = length.shape[0], length.device
     j = torch.arange(RUNS, device=dev).expand(n, RUNS)
-    i = torch.arange(S, device=dev).expand(n, S)
-    side1 = side.clamp(min=1)[:, None]
+    i = torch.arange(s, device=dev).expand(n, s)
+    side1 = block.clamp(min=1)[:, None]
     rid = torch.where(i < length[:, None], (i // side1).clamp(max=RUNS - 1), -1)
-    return k, (j * side1).clamp(max=S - 1), torch.where(j < k[:, None], side1, 0), rid
+    return k, (j * side1).clamp(max=s - 1), torch.where(j < k[:, None], side1, 0), rid
 
 
 def _full_line(g: GridBatch, dim: int) -> Tensor:
@@ -171,21 +172,21 @@ def panels(g: GridBatch) -> Panels:
     """Detect the panel layout (separator lines, else square blocks); cached per GridBatch."""
 
     def compute():
-        n, dev = len(g), g.cells.device
+        n, dev, s = len(g), g.cells.device, g.side
         h, w = g.size[:, 0], g.size[:, 1]
-        idx = torch.arange(S, device=dev)
+        idx = torch.arange(s, device=dev)
         # full lines: inside cells all of one colour; their colour (-1 = not a full line)
         rowc = torch.where(w[:, None] >= MIN_LINE, _full_line(g, 2), -1)  # [N, 30]
         colc = torch.where(h[:, None] >= MIN_LINE, _full_line(g, 1), -1)
         covered = (g.cells == rowc[:, :, None]) | (g.cells == colc[:, None, :])
-        cols = g.cells.view(n, S * S).clamp(max=N_COLOURS - 1)
+        cols = g.cells.view(n, s * s).clamp(max=N_COLOURS - 1)
         loose = torch.zeros(n, N_COLOURS, dtype=torch.long, device=dev).scatter_add_(   # cells off their lines
-            1, cols, (g.inside & ~covered).view(n, S * S).long())
+            1, cols, (g.inside & ~covered).view(n, s * s).long())
         both = torch.cat([rowc, colc], 1)
         lines = torch.zeros(n, N_COLOURS, dtype=torch.long, device=dev).scatter_add_(
             1, both.clamp(min=0), (both >= 0).long())
         # separator colour: every cell of it on its full lines; the background only if no other colour qualifies
-        bonus = torch.where(torch.arange(N_COLOURS, device=dev) == BG, 0, S * S)
+        bonus = torch.where(torch.arange(N_COLOURS, device=dev) == BG, 0, s * s)
         score = torch.where((loose == 0) & (lines > 0), lines + bonus, 0)
         best = score.argmax(1, keepdim=True)
         has_sep = score.amax(1) > 0
@@ -195,8 +196,8 @@ def panels(g: GridBatch) -> Panels:
         # square blocks where there is no separator: w = k*h or h = k*w
         wide, tall = (w % h == 0) & (w > h), (h % w == 0) & (h > w)
         one = torch.ones_like(h)
-        bnr, brs, brl, brid = _blocks(h, torch.where(tall, w, h), torch.where(tall, h // w, one))
-        bnc, bcs, bcl, bcid = _blocks(w, torch.where(wide, h, w), torch.where(wide, w // h, one))
+        bnr, brs, brl, brid = _blocks(h, torch.where(tall, w, h), torch.where(tall, h // w, one), s)
+        bnc, bcs, bcl, bcid = _blocks(w, torch.where(wide, h, w), torch.where(wide, w // h, one), s)
         use = ~has_sep | (nr * nc < 2)
         sel = lambda x, y: torch.where(use.view(-1, *([1] * (x.dim() - 1))), y, x)  # noqa: E731
         nr, rstart, rlen, rid = sel(nr, bnr), sel(rstart, brs), sel(rlen, brl), sel(rid, brid)
@@ -211,12 +212,12 @@ def panels(g: GridBatch) -> Panels:
 
 
 def _panel_table(p: Panels, value: Tensor) -> Tensor:
-    """Sum of ``value [N, 30, 30]`` over each panel: [N, RUNS * RUNS] indexed by k (entries past K are 0)."""
+    """Sum of ``value [N, s, s]`` over each panel: [N, RUNS * RUNS] indexed by k (entries past K are 0)."""
     n = value.shape[0]
     k = p.cell_panel()
-    slot = torch.where(k >= 0, k, RUNS * RUNS).view(n, S * S)
+    slot = torch.where(k >= 0, k, RUNS * RUNS).view(n, -1)
     tab = torch.zeros(n, RUNS * RUNS + 1, dtype=torch.long, device=value.device)
-    return tab.scatter_add_(1, slot, value.reshape(n, S * S).long())[:, :RUNS * RUNS]
+    return tab.scatter_add_(1, slot, value.reshape(n, -1).long())[:, :RUNS * RUNS]
 
 
 def _select(g: GridBatch, p: Panels, k: Tensor, ok: Tensor):
@@ -227,25 +228,26 @@ def _select(g: GridBatch, p: Panels, k: Tensor, ok: Tensor):
 
 
 def _offsets(g: GridBatch, p: Panels) -> Tensor:
-    """[N, 30, 30] flat offset di * 30 + dj of each cell inside its own panel (junk off the panels)."""
-    rows, cols = coords(g.cells.device)
+    """[N, s, s] flat offset di * s + dj of each cell inside its own panel (junk off the panels)."""
+    s = g.side
+    rows, cols = coords(s, g.cells.device)
     di = rows - p.rstart.gather(1, p.rid.clamp(0, RUNS - 1))[:, :, None]
     dj = cols - p.cstart.gather(1, p.cid.clamp(0, RUNS - 1))[:, None, :]
-    return (di * S + dj).clamp(0, S * S - 1)
+    return (di * s + dj).clamp(0, s * s - 1)
 
 
 def _odd(g: GridBatch, p: Panels) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The panel differing from all others while the others are identical, by content and by shape mask:
     (k_content, unique_content, k_mask, unique_mask), each [N]."""
-    n, dev = len(g), g.cells.device
+    n, dev, s = len(g), g.cells.device, g.side
     k = p.cell_panel()
     on, off = k >= 0, _offsets(g, p)
     fg = g.cells != BG
     diffs = []
     for ref in range(3):  # panel k against panels 0, 1, 2 (equal sizes: same offsets)
         top, left, _, _ = p.window(torch.full((n,), ref, dtype=torch.long, device=dev))
-        start = (top * S + left)[:, None, None]
-        other = g.cells.view(n, S * S).gather(1, (start + off).clamp(max=S * S - 1).view(n, S * S)).view_as(off)
+        start = (top * s + left)[:, None, None]
+        other = g.cells.view(n, s * s).gather(1, (start + off).clamp(max=s * s - 1).view(n, s * s)).view_as(off)
         diffs.append((_panel_table(p, (g.cells != other) & on) > 0, _panel_table(p, (fg != (other != BG)) & on) > 0))
     live = torch.arange(RUNS * RUNS, device=dev) < p.count[:, None]
     out = []
@@ -267,7 +269,7 @@ def _count_pick(g: GridBatch, largest: bool):
     p = panels(g)
     cnt = _panel_table(p, g.inside & (g.cells != BG))
     live = torch.arange(RUNS * RUNS, device=g.cells.device) < p.count[:, None]
-    key = torch.where(live, cnt if largest else S * S - cnt, -1)
+    key = torch.where(live, cnt if largest else g.side ** 2 - cnt, -1)
     best = key.amax(1, keepdim=True)
     unique = (key == best).sum(1) == 1
     return _select(g, p, key.argmax(1), unique)
@@ -303,15 +305,16 @@ def panel_last(g: GridBatch):
 def panels_overlay(g: GridBatch):
     """Overlay all (equal-size) panels in reading order; the first non-background cell wins."""
     p = panels(g)
-    n, dev = len(g), g.cells.device
-    k = p.cell_panel().view(n, S * S)
-    off = _offsets(g, p).view(n, S * S)
-    paint = (k >= 0) & (g.cells.view(n, S * S) != BG)
-    first = torch.full((n, S * S + 1), RUNS * RUNS, dtype=torch.long, device=dev)
-    first = first.scatter_reduce(1, torch.where(paint, off, S * S), torch.where(paint, k, RUNS * RUNS), "amin")
+    n, dev, s = len(g), g.cells.device, g.side
+    nc = s * s
+    k = p.cell_panel().view(n, nc)
+    off = _offsets(g, p).view(n, nc)
+    paint = (k >= 0) & (g.cells.view(n, nc) != BG)
+    first = torch.full((n, nc + 1), RUNS * RUNS, dtype=torch.long, device=dev)
+    first = first.scatter_reduce(1, torch.where(paint, off, nc), torch.where(paint, k, RUNS * RUNS), "amin")
     win = paint & (k == first.gather(1, off))                           # one winner cell per offset
-    out = torch.full((n, S * S + 1), BG, dtype=torch.long, device=dev)
-    out = out.scatter(1, torch.where(win, off, S * S), g.cells.view(n, S * S))[:, :S * S].view(n, S, S)
+    out = torch.full((n, nc + 1), BG, dtype=g.cells.dtype, device=dev)
+    out = out.scatter(1, torch.where(win, off, nc), g.cells.view(n, nc))[:, :nc].view(n, s, s)
     size = torch.stack([p.rlen[:, 0], p.clen[:, 0]], 1)
     return out, size, p.valid & p.equal
 
@@ -320,14 +323,14 @@ def panels_overlay(g: GridBatch):
 def panels_to_pixels(g: GridBatch):
     """An R x C grid holding each panel's most common colour (panels may differ in size)."""
     p = panels(g)
-    n, dev = len(g), g.cells.device
+    n, dev, s = len(g), g.cells.device, g.side
     k = p.cell_panel()
     slot = torch.where(k >= 0, k * N_COLOURS + g.cells.clamp(max=N_COLOURS - 1), RUNS * RUNS * N_COLOURS)
     tab = torch.zeros(n, RUNS * RUNS * N_COLOURS + 1, dtype=torch.long, device=dev)
-    tab = tab.scatter_add_(1, slot.view(n, S * S), torch.ones(n, S * S, dtype=torch.long, device=dev))
+    tab = tab.scatter_add_(1, slot.view(n, s * s), torch.ones(n, s * s, dtype=torch.long, device=dev))
     colour = tab[:, :-1].view(n, RUNS * RUNS, N_COLOURS).argmax(2)                  # [N, RUNS*RUNS]
-    rows, cols = coords(dev)
+    rows, cols = coords(s, dev)
     k = (rows * p.n_cols[:, None, None] + cols).clamp(max=RUNS * RUNS - 1)
     size = torch.stack([p.n_rows, p.n_cols], 1)
-    out = colour.gather(1, k.view(n, S * S)).view(n, S, S)
+    out = colour.gather(1, k.view(n, s * s)).view(n, s, s)
     return out, size, p.valid

@@ -1,0 +1,171 @@
+"""The search as a candidate source for the evaluator (docs: INTERFACES "Candidates and sources").
+
+``SearchSource(tasks, op_prior=None)`` -> per task, per test input, its candidates: the distinct test-output
+grids of the verified programs the engine found, best first (at most ``attempts`` of them), each with its
+program text and the rail that found it. It receives tasks without solutions, buckets them by canvas size,
+runs the engine on the device, and moves each call's results to the host once, at the end of the call.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from topas_lit.data.tasks import Task
+from topas_lit.eval.voting import Candidate
+from topas_lit.modules.dsl import OP_NAMES
+from topas_lit.modules.dsl.program import program_text
+from topas_lit.modules.dsl.search import SEARCH_RAILS
+from topas_lit.search.engine import SearchEngine, SearchResult
+from topas_lit.search.pack import CANVASES, background, bucket, pack, swap_colours, with_background
+
+CANDIDATE_HAS_SOURCE = "source" in {f.name for f in dataclasses.fields(Candidate)}
+
+
+@dataclass
+class TaskAnswers:
+    """Host-side result of one task: per test input its distinct answer grids with program and rail."""
+
+    task_id: str
+    grids: list[list]       # [test input][answer] grid
+    programs: list[list]    # [test input][answer] program text
+    rails: list[list]       # [test input][answer] rail name
+    candidates: int         # child states evaluated for this task
+
+
+def host_answers(tasks: list[Task], res: SearchResult, attempts: int, backgrounds: list[int] | None = None
+                 ) -> list[TaskAnswers]:
+    """One transfer of a search call's results to the host, then per task / test input the distinct grids (with
+    each task's background swap undone)."""
+    score, cells, size, program, rail, cands = (x.cpu() for x in (res.score, res.cells, res.size, res.program,
+                                                                   res.rail, res.candidates))
+    out = []
+    for n, task in enumerate(tasks):
+        grids, programs, rails = [], [], []
+        for q in range(len(task.test_inputs)):
+            g_q, p_q, r_q = [], [], []
+            for a in range(score.shape[1]):
+                if not math.isfinite(float(score[n, a])):
+                    break
+                h, w = size[n, a, q].tolist()
+                grid = swap_colours(cells[n, a, q, :h, :w].tolist(), backgrounds[n] if backgrounds else 0, 0)
+                if grid in g_q:
+                    continue
+                g_q.append(grid)
+                p_q.append(program_text(program[n, a].tolist(), OP_NAMES))
+                r_q.append(SEARCH_RAILS[int(rail[n, a])])
+                if len(g_q) == attempts:
+                    break
+            grids.append(g_q)
+            programs.append(p_q)
+            rails.append(r_q)
+        out.append(TaskAnswers(task.id, grids, programs, rails, int(cands[n])))
+    return out
+
+
+def step_scores(op_prior: Tensor | None, depth: int, n_ops: int) -> Tensor | None:
+    """An op prior per task ([T, n_ops] or [T, depth, n_ops] log-probabilities) -> per-step scores."""
+    if op_prior is None:
+        return None
+    if op_prior.dim() == 2:
+        op_prior = op_prior[:, None].expand(-1, depth, -1)
+    if op_prior.shape[1:] != (depth, n_ops):
+        raise ValueError(f"op prior of shape {tuple(op_prior.shape)}; expected [tasks, {n_ops}] or "
+                         f"[tasks, {depth}, {n_ops}]")
+    return op_prior
+
+
+class SearchSource:
+    """A candidate source: the level-wise search over ``tasks`` (no solutions), per canvas bucket, in calls of
+    at most ``tasks_per_call`` tasks."""
+
+    def __init__(self, engine: SearchEngine, name: str = "rails", device: str | torch.device = "cpu",
+                 canvases: tuple[int, ...] = CANVASES, tasks_per_call: int = 256, max_demos: int = 10,
+                 attempts: int = 2, normalise_background: bool = True, cpu_workers: int = 1):
+        """``normalise_background``: a task whose inputs all share a most common colour other than 0 is searched
+        with that colour and 0 swapped (the primitives treat 0 as the background), its answers swapped back.
+        ``cpu_workers``: on CPU, the search calls (canvas buckets) are shared by this many processes of one thread
+        each (the answers do not depend on it)."""
+        self.engine = engine.to(device)
+        self.name, self.device = name, torch.device(device)
+        self.canvases, self.tasks_per_call, self.max_demos, self.attempts = tuple(canvases), tasks_per_call, \
+            max_demos, attempts
+        self.normalise_background, self.cpu_workers = normalise_background, cpu_workers
+
+    def search(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
+        """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform)."""
+        scores = step_scores(op_prior, self.engine.depth, self.engine.n_ops)
+        bgs = [background(t) if self.normalise_background else 0 for t in tasks]
+        tasks = [with_background(t, bg) for t, bg in zip(tasks, bgs)]
+        calls = [(side, idx[lo: lo + self.tasks_per_call]) for side, idx in bucket(tasks, self.canvases).items()
+                 for lo in range(0, len(idx), self.tasks_per_call)]
+        jobs = [(side, [tasks[i] for i in part], None if scores is None else scores[torch.tensor(part)])
+                for side, part in calls]
+        if self.cpu_workers > 1 and self.device.type == "cpu" and len(jobs) > 1:
+            results = in_workers(self.engine.config, jobs, self.max_demos, self.cpu_workers)
+        else:
+            results = [run_call(self.engine, job, self.max_demos) for job in jobs]
+        out: list[TaskAnswers | None] = [None] * len(tasks)
+        for (side, part), (_, sub, _), res in zip(calls, jobs, results):
+            for i, ans in zip(part, host_answers(sub, res, self.attempts, [bgs[i] for i in part])):
+                out[i] = ans
+        return out
+
+    def __call__(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[list[list[Candidate]]]:
+        return [[[self.candidate(grid, prog, rail, a) for a, (grid, prog, rail) in enumerate(zip(g, p, r))]
+                 for g, p, r in zip(ans.grids, ans.programs, ans.rails)] for ans in self.search(tasks, op_prior)]
+
+    def candidate(self, grid: list, program: str, rail: str, rank: int) -> Candidate:
+        """A verified candidate; confidence falls with the engine's rank so voting keeps the engine's order."""
+        extra = {"source": self.name} if CANDIDATE_HAS_SOURCE else {}
+        return Candidate(grid, True, 1.0 / (1 + rank), rail, program, **extra)
+
+
+def run_call(engine: SearchEngine, job: tuple, max_demos: int) -> SearchResult:
+    """One search call: (canvas side, tasks, prior or None) -> the engine's result on the engine's device."""
+    side, tasks, prior = job
+    dev = engine.op_ids.device
+    return engine(pack(tasks, side, max_demos, dev), None if prior is None else prior.to(dev))
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def _worker(args) -> list[SearchResult]:
+    config, jobs, max_demos = args
+    engine = SearchEngine(**config)
+    return [run_call(engine, job, max_demos) for job in jobs]
+
+
+def in_workers(config: dict, jobs: list, max_demos: int, workers: int) -> list[SearchResult]:
+    """Run the search calls in ``workers`` CPU processes (spawned; one thread each), the costliest calls first onto
+    the least loaded process; results in the order of ``jobs``."""
+    cost = [len(tasks) * side * side * (max(len(t.demos) for t in tasks) + 1) for side, tasks, _ in jobs]
+    share: list[list[int]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for j in sorted(range(len(jobs)), key=lambda j: -cost[j]):
+        w = load.index(min(load))
+        share[w].append(j)
+        load[w] += cost[j]
+    share = [s for s in share if s]
+    with multiprocessing.get_context("spawn").Pool(len(share), initializer=_worker_init) as pool:
+        parts = pool.map(_worker, [(config, [jobs[j] for j in s], max_demos) for s in share])
+    out: list[SearchResult | None] = [None] * len(jobs)
+    for s, results in zip(share, parts):
+        for j, res in zip(s, results):
+            out[j] = res
+    return out
+
+
+def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", max_demos: int = 10) -> SearchSource:
+    """The search source from the rail config (``conf/rail/*.yaml``)."""
+    engine = SearchEngine(depth=rail.depth, beam_width=rail.beam_width, policy_topk=rail.policy_topk,
+                          order=tuple(rail.order), progress_weight=rail.progress_weight,
+                          answers_kept=rail.answers_kept, chunk_cells=rail.chunk_cells)
+    return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos,
+                        normalise_background=rail.normalise_background, cpu_workers=rail.cpu_workers)
