@@ -378,7 +378,36 @@ class TTTSource(Augmented):
             self.task_info[i]["seconds"] = per_task + time.perf_counter() - t1
 
 
-SOURCES = {"rails": RailsSource, "network": NetworkSource, "ttt": TTTSource, "sequence": SequenceSource,
+class SearchStage:
+    """The level-wise search engine (``topas_lit/search``) as a source: every test input of every task in one search
+    per canvas bucket, outside any model, with the uniform prior; verified programs' distinct answers, best first.
+    ``rails`` is the older per-item search with the slot model's op prior."""
+
+    name = "search"
+
+    def __init__(self, rail: dict, max_demos: int = 10):
+        self.rail, self.max_demos = dict(rail), max_demos
+        self.source = None
+        self.task_info: list[dict] = []
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "SearchStage":
+        return cls(settings["rail"], settings["max_demos"])
+
+    def start(self, ctx: EvalContext) -> None:
+        from omegaconf import OmegaConf
+
+        from topas_lit.search.source import build_source
+        self.source = build_source(OmegaConf.create(self.rail), ctx.device, self.name, self.max_demos)
+
+    def __call__(self, tasks: list[Task]) -> PerTask:
+        answers = self.source.search(tasks)
+        self.task_info = [{"candidates_evaluated": a.candidates} for a in answers]
+        return [[[self.source.candidate(g, p, r, i) for i, (g, p, r) in enumerate(zip(gs, ps, rs))]
+                 for gs, ps, rs in zip(a.grids, a.programs, a.rails)] for a in answers]
+
+
+SOURCES = {"rails": RailsSource, "search": SearchStage, "network": NetworkSource, "ttt": TTTSource, "sequence": SequenceSource,
            "sequence_rows": SequenceRowsSource, "sequence_ttt": SequenceTTTSource}
 
 
