@@ -101,3 +101,22 @@ def test_only_scoring_reads_the_answers_and_changing_every_answer_changes_no_pre
     assert all(r["truth"] != s["truth"] for r, s in zip(first, again))    # the scores saw the changed answers
     assert all(not any(r["correct"]) for r in again)                 # nothing can match answers no task has
     assert torch.is_grad_enabled()
+
+
+def test_in_the_package_only_loading_and_the_evaluators_scorer_touch_the_answer_key():
+    """Static companion of the traced run above (it covers code paths that run does not take): the attribute
+    ``.solutions`` appears only where tasks are loaded, and in the evaluator only as the Scorer's argument."""
+    import ast
+
+    root = Path(SCORING).parents[2]
+    users = {}
+    for path in (root / "topas_lit").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        uses = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "solutions"]
+        if uses:
+            users[str(path.relative_to(root))] = (tree, uses)
+    assert set(users) == {"topas_lit/data/tasks.py", "topas_lit/eval/evaluator.py"}, set(users)
+    tree, uses = users["topas_lit/eval/evaluator.py"]
+    handed = [a for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "Scorer"
+              for a in n.args]
+    assert len(uses) == 1 and uses[0] in handed
