@@ -4,12 +4,13 @@
 #   bash benchmarks/h200_lease.sh launch     install the wheels (.whl, carried), start the main run on GPU 0 and
 #                                            the queue of side measurements on GPU 1, print the first status
 #   bash benchmarks/h200_lease.sh status     what each stage has done so far; results into $OUT
-#   bash benchmarks/h200_lease.sh collect    wait for both queues, then every result into $OUT/results.tgz
+#   bash benchmarks/h200_lease.sh collect    wait (up to WAIT s) for both queues, then every result into $OUT
 # GPU 0: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks.
-# GPU 1: training speed (eager vs compiled), GPU tests, the search engine over ARC-AGI-1 eval / ARC-AGI-2 eval /
-#   ARC-AGI-1 train and its throughput against the old engine, the three TTT modes side by side on one small budget
-#   (run concurrently, sharing the GPU alike), the determinism check; last, with both GPUs free, DDP training speed.
+# First, with both GPUs free: training speed on 1 GPU vs 2 GPUs (DDP), side by side.
+# GPU 1: training speed (eager vs compiled), the search engine over ARC-AGI-1 eval / ARC-AGI-2 eval / ARC-AGI-1
+#   train and its throughput against the old engine, the three TTT modes side by side on one small budget (run
+#   concurrently, sharing the GPU alike), the GPU tests, the determinism check.
 set -uo pipefail
 OUT=${OUT:-/tmp/h200_out}
 R=${RUNS:-/root/runs}                 # the device's disk: kept while the machine is held
@@ -48,7 +49,6 @@ side_queue() {
   export CUDA_VISIBLE_DEVICES=1
   step speed 400 $PY benchmarks/seq_train_speed.py --steps 30 --warmup 8 --batch 32 --variants eager compiled \
     model=seq_75m
-  step gpu_tests 300 $PY -m pytest -q -p no:cacheprovider tests/gpu
   step rails_arc1_eval 300 $PY scripts/eval_rails.py --version arc1 --split eval --device cuda \
     --out $R/rails_arc1_eval.jsonl rail=gpu
   step rails_arc2_eval 300 $PY scripts/eval_rails.py --version arc2 --split eval --device cuda \
@@ -57,14 +57,10 @@ side_queue() {
     --out $R/rails_arc1_train.jsonl rail=gpu
   step search_speed 300 $PY benchmarks/search_speed.py --device cuda --version arc1 --split eval --limit 100 rail=gpu
   ttt_mode none sequence & ttt_mode per_task sequence_rows & ttt_mode joint sequence & wait
+  step gpu_tests 300 $PY -m pytest -q -p no:cacheprovider tests/gpu
   step determinism 400 $PY scripts/check_determinism.py +experiment=gpu trainer.max_epochs=1 \
     +trainer.limit_train_batches=50 data.test.limit=10 logger=csv
   touch "$R/side.finished"
-  while [ ! -f "$R/main.finished" ]; do sleep 5; done
-  unset CUDA_VISIBLE_DEVICES
-  step ddp 400 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
-    model=seq_75m
-  touch "$R/all.finished"
 }
 
 status() {
@@ -87,6 +83,9 @@ case "${1:-status}" in
 launch)
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
+  step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
+    model=seq_75m
+  tail -n 12 "$R/ddp.log"
   setsid nohup bash -c "$(declare -f step main_run); R=$R PY=$PY MAIN_BUDGET=$MAIN_BUDGET; main_run" \
     > "$R/main_queue.out" 2>&1 < /dev/null &
   setsid nohup bash -c "$(declare -f step ttt_mode side_queue); R=$R PY=$PY SMALL_BUDGET=$SMALL_BUDGET; side_queue" \
@@ -98,6 +97,8 @@ status)
   status ;;
 collect)
   end=$(( $(date +%s) + ${WAIT:-540} ))
-  while [ ! -f "$R/all.finished" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 5; done
+  while { [ ! -f "$R/main.finished" ] || [ ! -f "$R/side.finished" ]; } && [ "$(date +%s)" -lt "$end" ]; do
+    sleep 5
+  done
   status ;;
 esac
