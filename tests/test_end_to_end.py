@@ -31,7 +31,8 @@ def test_train_eval_writes_submission_and_report(tmp_path):
     assert report["tasks"] == 2 and sorted(sub) == SOLVED_BY_RAILS and report["ranks"] == {"0": 2}
     # what the run solves: both tasks, by the rails' verified programs, which are right on the test inputs
     assert (report["tasks_solved"], report["test_inputs_solved"]) == (2, 2)
-    assert report["sources"]["rails"]["tasks_solved"] == 2 and report["rail_counts"] == {"beam": 2}
+    assert report["sources"]["rails"]["tasks_solved"] == 2
+    assert sum(report["rail_counts"].values()) == 2 and set(report["rail_counts"]) <= {"one_glance", "policy", "beam"}
     assert "1.000 (2/2)" in out
     for attempts in sub.values():
         for a in attempts:
