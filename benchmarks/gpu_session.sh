@@ -2,6 +2,8 @@
 # The GPU measurements of docs/PERFORMANCE.md, as run on the lent H100/H200 (one GPU), in stages that each fit
 # one device call:  bash benchmarks/gpu_session.sh <stage> [<stage> ...]   with OUT=<folder for logs and results>.
 #   checks   rails over all 400 ARC-AGI-1 evaluation tasks (rail=gpu, uniform prior)
+#   search   the v2 search engine (issue 15): its GPU tests; search alone on ARC-AGI-1 eval, ARC-AGI-2 eval and
+#            ARC-AGI-1 train (rail=gpu); v1 vs v2 throughput on 100 ARC-AGI-1 eval tasks; depth 4 on ARC-AGI-1 eval
 #   speed    training speed / MFU / Lightning overhead, forward speed (seed-style vs
 #            sync-free eager vs CUDA graph)
 #   ttt_speed  TTT cost per task: 1 task adapting (plain grad) vs 2 at once (vmap); voting in one forward vs per pass
@@ -47,6 +49,16 @@ case "$stage" in
 checks)
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   step rails_eval 300 $PY scripts/eval_rails.py --version arc1 --split eval --batch 32 --out "$OUT/rails_eval.jsonl" rail=gpu ;;
+search)
+  step search_tests 300 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  for run in "arc1 eval" "arc2 eval" "arc1 train"; do
+    read -r ver split <<< "$run"
+    step search_${ver}_$split 300 $PY scripts/eval_rails.py --version $ver --split $split --device cuda \
+      --out "$OUT/search_${ver}_$split.jsonl" rail=gpu
+  done
+  step search_speed 300 $PY benchmarks/search_speed.py --device cuda --version arc1 --split eval --limit 100 rail=gpu
+  step search_deep 300 $PY scripts/eval_rails.py --version arc1 --split eval --device cuda --out "$OUT/search_deep.jsonl" rail=gpu_deep
+  cp docs/PERFORMANCE.md "$OUT/" ;;
 speed)
   step train_speed 150 $PY benchmarks/train_speed.py +experiment=gpu --steps 30
   step forward_speed 300 $PY benchmarks/forward_speed.py +experiment=gpu --batches 1 8 64 --repeats 3
