@@ -58,6 +58,8 @@ side_queue() {
   step search_speed 300 $PY benchmarks/search_speed.py --device cuda --version arc1 --split eval --limit 100 rail=gpu
   ttt_mode none sequence & ttt_mode per_task sequence_rows & ttt_mode joint sequence & wait
   step gpu_tests 300 $PY -m pytest -q -p no:cacheprovider tests/gpu
+  step search_deep 300 $PY scripts/eval_rails.py --version arc1 --split eval --device cuda \
+    --out $R/search_deep.jsonl rail=gpu_deep
   step determinism 400 $PY scripts/check_determinism.py +experiment=gpu trainer.max_epochs=1 \
     +trainer.limit_train_batches=50 data.test.limit=10 logger=csv
   touch "$R/side.finished"
