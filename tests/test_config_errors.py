@@ -15,7 +15,8 @@ NO_CUDA = not torch.cuda.is_available()
 
 
 @pytest.mark.parametrize("overrides", [[], ["data=eval_all"], ["data=arc2"], ["+experiment=slot_ttt"], ["rail=gpu"],
-                                       ["precision=bf16-mixed"], ["callbacks.ebr_gate.ttt=null"]])
+                                       ["precision=bf16-mixed"], ["callbacks.ebr_gate.ttt=null"],
+                                       ["+experiment=ttt"], ["+experiment=ttt", "model.compile=default"]])
 def test_shipped_configs_pass(overrides):
     validate(compose_cfg(overrides))
 
@@ -36,6 +37,7 @@ def test_shipped_configs_pass(overrides):
     (["rail.depth=two"], "rail.depth must be an integer >= 1, got 'two'"),
     (["trainer.max_epochs=-2"], "trainer.max_epochs must be an integer >= -1, got -2"),
     (["model.compile=fast"], "model.compile must be one of ['none', 'cudagraph', 'reduce-overhead'], got 'fast'"),
+    (["+experiment=ttt", "model.compile=cudagraph"], "model.compile must be one of ['none', 'default'], got 'cudagraph'"),
     (["model.ebr.gate=maybe"], "model.ebr.gate must be one of ['always', 'never', 'entropy'], got 'maybe'"),
     (["callbacks.ebr_gate.ttt=sometimes"], "callbacks.ebr_gate.ttt must be one of"),
     (["rail.ttt_when_verified=maybe"], "rail.ttt_when_verified must be one of ['skip', 'run']"),

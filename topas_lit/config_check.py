@@ -29,6 +29,11 @@ PRECISIONS = ("64-true", "32-true", "16-true", "bf16-true", "16-mixed", "bf16-mi
 SHORT_PRECISIONS = {"64": "64-true", "32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}  # Lightning's aliases
 TTT_WHEN_VERIFIED = ("skip", "run")
 MATMUL_PRECISIONS = ("highest", "high", "medium")     # torch.set_float32_matmul_precision
+SEQ_COMPILE_MODES = ("none", "default")               # the sequence model compiles its training forward
+
+
+def _is_sequence_model(cfg: DictConfig) -> bool:
+    return str(OmegaConf.select(cfg, "model._target_", default="")).endswith("TopasSeqModel")
 
 
 def validate(cfg: DictConfig) -> None:
@@ -37,7 +42,7 @@ def validate(cfg: DictConfig) -> None:
     for key, least in COUNTS.items():
         _check_count(cfg, key, least)
     _check_device(cfg.trainer)
-    _check_choice(cfg, "model.compile", COMPILE_MODES)
+    _check_choice(cfg, "model.compile", SEQ_COMPILE_MODES if _is_sequence_model(cfg) else COMPILE_MODES)
     _check_choice(cfg, "model.ebr.gate", GATES)
     _check_choice(cfg, "callbacks.ebr_gate.train", GATES)
     _check_choice(cfg, "callbacks.ebr_gate.eval", GATES)

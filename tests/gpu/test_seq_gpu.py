@@ -28,6 +28,16 @@ def _batch(device):
     return build_batch(bank, {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in raw.items()})
 
 
+def test_sampler_of_a_device_bank_draws_the_host_banks_batches():
+    rng = random.Random(1)
+    grids = [([[rng.randint(0, 9)] * 3] * 2, [[rng.randint(0, 9)] * 2] * 4) for _ in range(6)]
+    bank = PairBank.build([(1, grids, [])])
+    host, device = EpochBatches(bank, 4, seed=3).batches(2), EpochBatches(bank.to("cuda"), 4, seed=3).batches(2)
+    assert len(host) == len(device)
+    for a, b in zip(host, device):
+        assert torch.equal(a["idx"], b["idx"]) and torch.equal(a["perm"], b["perm"]) and a["length"] == b["length"]
+
+
 def test_compiled_training_forward_gives_the_eager_loss():
     torch.manual_seed(0)
     module = SeqLitModule({**MODEL, "compile": "default"}, OPTIM, ["a", "b", "c", "d"]).cuda()

@@ -94,6 +94,9 @@ class EpochBatches(DistributedSampler):
             raise ValueError(f"data.batch_size and data.bucket must be >= 1, got {batch_size}, {bucket}")
         super().__init__(range(len(bank)), num_replicas=world, rank=rank, shuffle=False, seed=seed)
         self.bank, self.batch_size, self.bucket, self.augment = bank, batch_size, bucket, augment
+        # the draws use a CPU generator: the sampler reads a host copy of the sizes and colour masks, whichever
+        # device the bank lives on (per-task TTT keeps its bank on the GPU)
+        self.host = bank.to("cpu")   # no copy when the bank is already on the host
         self.world = world
         self.consumed = 0
 
@@ -105,11 +108,11 @@ class EpochBatches(DistributedSampler):
         order = torch.randperm(n, generator=gen)
         if self.augment:
             k = torch.randint(0, 8, (n,), generator=gen)
-            perm = random_colour_perms(self.bank.allowed, gen)
+            perm = random_colour_perms(self.host.allowed, gen)
         else:
             k = torch.zeros(n, dtype=torch.long)
             perm = torch.arange(N_COLOURS).expand(n, N_COLOURS).clone()
-        lengths = self.bank.lengths(k)
+        lengths = self.host.lengths(k)
         out = []
         span = self.batch_size * self.bucket
         for start in range(0, n, span):
