@@ -22,7 +22,8 @@ def _batch(device):
     rng = random.Random(0)
 
     def grid():
-        return [[rng.randint(0, 9) for _ in range(rng.randint(2, 12))] for _ in range(rng.randint(2, 12))]
+        h, w = rng.randint(2, 12), rng.randint(2, 12)
+        return [[rng.randint(0, 9) for _ in range(w)] for _ in range(h)]
     bank = PairBank.build([(t + 1, [(grid(), grid()) for _ in range(4)], []) for t in range(4)]).to(device)
     raw = EpochBatches(bank, 16, seed=0).batches(0)[0]
     return build_batch(bank, {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in raw.items()})

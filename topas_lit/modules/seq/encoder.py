@@ -41,7 +41,10 @@ class GridEncoder(nn.Module):
                 gen: torch.Generator | None = None) -> Tensor:
         """tokens [B, L], task [B], dihedral [B], colours [B, 10] (the permutation; None: identity) -> [B, L, d]."""
         if self.training and self.task_dropout > 0:
-            drop = torch.rand(task.shape, device=task.device, generator=gen) < self.task_dropout
+            # (no generator argument unless one is given: torch.compile cannot trace generator=None)
+            draw = torch.rand(task.shape, device=task.device) if gen is None else \
+                torch.rand(task.shape, device=task.device, generator=gen)
+            drop = draw < self.task_dropout
             task = torch.where(drop, torch.zeros_like(task), task)
         cond = self.task(task) + self.dihedral(dihedral)
         if self.colour is not None:
