@@ -195,3 +195,17 @@ def test_cpu_workers_give_the_same_answers(engine):
     two = SearchSource(engine, canvases=(6, 8, 30), cpu_workers=2).search(tasks)
     assert [(a.grids, a.programs, a.rails, a.candidates) for a in one] == \
            [(a.grids, a.programs, a.rails, a.candidates) for a in two]
+
+
+def test_a_model_prior_steers_the_v2_search(engine, tiny_model):
+    """eval_rails.py --ckpt: the model's op prior per task ([T, depth, n_ops]) goes into the source's search."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from eval_rails import task_prior
+    tasks = [task(flip, "a", tests=2), task(rot90, "r")]
+    prior = task_prior(tiny_model.eval(), tasks, engine.n_ops, engine.depth, "cpu", 10)
+    assert prior.shape == (2, engine.depth, engine.n_ops) and bool(torch.isfinite(prior).all())
+    answers = SearchSource(engine, canvases=(8,)).search(tasks, prior)
+    assert answers[0].grids[1][0] == flip(tasks[0].test_inputs[1])
+    assert answers[1].grids[0][0] == rot90(tasks[1].test_inputs[0])     # by whichever program the prior ranks first
