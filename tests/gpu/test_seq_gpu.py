@@ -49,6 +49,17 @@ def test_compiled_training_forward_gives_the_eager_loss():
     torch.testing.assert_close(compiled, eager, atol=2e-2, rtol=2e-2)
 
 
+def test_compiled_training_forward_traces_task_dropout():
+    """ttt_mode=none trains with task dropout: its draw must trace under torch.compile (it once did not)."""
+    torch.manual_seed(0)
+    module = SeqLitModule({**MODEL, "compile": "default", "task_dropout": 0.5}, OPTIM, ["a", "b", "c", "d"]).cuda()
+    module.train()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = module.loss(_batch("cuda"), module.train_forward)
+    loss.backward()
+    assert torch.isfinite(loss)
+
+
 def test_training_forward_copies_nothing_to_the_host():
     torch.manual_seed(0)
     module = SeqLitModule(MODEL, OPTIM, ["a", "b", "c", "d"]).cuda()
