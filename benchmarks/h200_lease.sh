@@ -5,6 +5,10 @@
 #   bash benchmarks/h200_lease.sh status     what each stage has done so far; results into $OUT (WAIT=s first)
 #   bash benchmarks/h200_lease.sh collect    wait (up to WAIT s) for both queues, then every result into $OUT
 #   bash benchmarks/h200_lease.sh ddp        (kind nvidia-h200-x2) training speed on 1 GPU vs 2 GPUs, side by side
+#   bash benchmarks/h200_lease.sh table      the TTT-mode table alone: no TTT, per-task TTT and joint TTT started
+#                                            together on one GPU (an equal share each), TABLE_BUDGET minutes of
+#                                            training each (default 8), then each evaluates both sets; then
+#                                            `collect`-style polls with `status`
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -105,6 +109,17 @@ collect)
   while { [ ! -f "$R/main.finished" ] || [ ! -f "$R/side.finished" ]; } && [ "$(date +%s)" -lt "$end" ]; do
     sleep 5
   done
+  status ;;
+table)
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+  rm -rf "$R" && mkdir -p "$R"
+  SMALL_BUDGET=${TABLE_BUDGET:-8}
+  for spec in "none sequence" "per_task sequence_rows" "joint sequence"; do
+    set -- $spec
+    setsid nohup bash -c "$(declare -f step short); R=$R PY=$PY SMALL_BUDGET=$SMALL_BUDGET; SIDE=(${SIDE[*]}); \
+      short ttt_$1 ttt_mode=$1 'module.eval.sources=[search,$2]'" > "$R/ttt_$1.out" 2>&1 < /dev/null &
+  done
+  sleep "${WAIT:-60}"
   status ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
