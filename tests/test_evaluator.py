@@ -23,14 +23,15 @@ def task(tid, n_tests=1):
 class Scripted:
     """A source answering from a script {task id: [[Candidate, ...] per test input]}; counts what it was given."""
 
-    def __init__(self, name, script, skip_verified=False, replaces=None):
+    def __init__(self, name, script, skip_verified=False, replaces=None, adapts=False, info=None):
         self.name, self.script, self.skip_verified, self.replaces = name, script, skip_verified, replaces
+        self.adapts, self.info = adapts, info or {"called": True}
         self.given: list[str] = []
         self.task_info: list[dict] = []
 
     def __call__(self, tasks):
         self.given += [t.id for t in tasks]
-        self.task_info = [{"called": True} for _ in tasks]
+        self.task_info = [dict(self.info) for _ in tasks]
         return [self.script.get(t.id, [[] for _ in t.test_inputs]) for t in tasks]
 
 
@@ -106,6 +107,18 @@ def test_records_hold_the_final_attempts_and_each_sources_own_scored_attempts(tm
     assert report["answered_by_source"] == {"network": 2, "rails": 1, "ttt": 1}
     sub = json.loads((tmp_path / "submission.json").read_text())
     assert sub["c"] == [{"attempt_1": Z, "attempt_2": Z}, {"attempt_1": Y, "attempt_2": Y}]
+
+
+def test_the_ttt_field_is_the_adapting_sources_info_whatever_its_name(tmp_path):
+    """Per-task TTT of the sequence solver (sequence_rows / sequence_ttt) reports its steps like the slot TTT."""
+    net = Scripted("network", {"a": [[c(Y, "network")]]})
+    rows = Scripted("sequence_rows", {"b": [[c(W, "sequence_rows")]]}, adapts=True, info={"steps": 7, "seconds": 0.1})
+    _, report = run(tmp_path, [net, rows])
+    rec = records(tmp_path)
+    assert all(r["ttt"] == {"steps": 7, "seconds": 0.1} for r in rec.values())
+    assert report["ttt_tasks_adapted"] == 3 and report["ttt_steps_per_task"] == 7
+    _, report = run(tmp_path / "plain", [net, Scripted("sequence", {}, info={"steps": 7})])
+    assert all(r["ttt"] is None for r in records(tmp_path / "plain").values()) and report["ttt_tasks_adapted"] == 0
 
 
 def test_an_unanswered_test_input_is_unsolved_and_gets_a_placeholder_in_the_submission(tmp_path):

@@ -175,8 +175,8 @@ class Evaluator:
                   for n in range(len(task.test_inputs))]
         final = summary_of([vote(c, 2) for c in pooled])
         errors = [f"{name}: {info['error']}" for name, info in infos.items() if info.get("error")]
-        return {"task_id": task.id, **final, "sources": sources, "error": "; ".join(errors) or None,
-                "ttt": infos.get("ttt")}
+        ttt = next((infos[s.name] for s in self.sources if getattr(s, "adapts", False) and s.name in infos), None)
+        return {"task_id": task.id, **final, "sources": sources, "error": "; ".join(errors) or None, "ttt": ttt}
 
     def running_pass_at_2(self) -> float | None:
         """pass@2 per test input over what this rank has scored so far in this run (for the progress bar)."""

@@ -20,6 +20,7 @@ from topas_lit.eval.voting import Candidate
 
 class SequenceRowsSource:
     name = "sequence_rows"
+    adapts = True          # per-task TTT: its task_info is the record's ``ttt``
 
     def __init__(self, base: SequenceSource, steps: int = 200, lr: float = 3e-3, batch_size: int = 32, seed: int = 0):
         if steps < 1 or batch_size < 1:

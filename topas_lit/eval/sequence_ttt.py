@@ -18,6 +18,7 @@ from topas_lit.eval.voting import Candidate
 
 class SequenceTTTSource:
     name = "sequence_ttt"
+    adapts = True          # per-task TTT: its task_info is the record's ``ttt``
 
     def __init__(self, base: SequenceSource, steps: int = 16, lr: float = 1e-4, batch_size: int = 16, seed: int = 0):
         if steps < 1 or batch_size < 1:

@@ -10,7 +10,9 @@ its results to the host once per call. Optional members the evaluator uses when 
   verified programs (``info`` says ``skipped: verified`` for the others);
 - ``replaces = "<source>"``: where this source answered a task, the named source's candidates leave the
   combined vote of that task (TTT's adapted predictions replace the un-adapted network's). Each source's own
-  attempts are still recorded.
+  attempts are still recorded;
+- ``adapts = True``: the source runs per-task TTT; its ``task_info`` (steps, seconds, a skip reason) is the
+  record's ``ttt`` field, which the log line and the report's TTT figures read.
 
 Built-in sources (``SOURCES``, named in ``module.eval.sources``): ``rails`` (the DSL search, run outside the
 painter's forward with the model's op prior), ``network`` (the painter under the voting augmentations) and
@@ -279,6 +281,7 @@ class TTTSource(Augmented):
 
     name = "ttt"
     replaces = "network"
+    adapts = True
 
     def __init__(self, ttt: dict, n_augment: int = 4, permute_colours: bool = True, seed: int = 0,
                  max_demos: int = 10, context_demos: int = 3, skip_verified: bool = True):
