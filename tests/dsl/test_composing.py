@@ -1,0 +1,38 @@
+"""Composing primitives: one half of a doubled grid, the one non-empty panel copied into all panels, the majority
+colour at the demos' shared output size."""
+from dsl_helpers import run_fit, run_plain
+
+
+def test_half_repeated_picks_the_equal_halves():
+    lr = [[1, 2, 1, 2], [3, 0, 3, 0]]
+    ud = [[1, 2], [3, 4], [1, 2], [3, 4]]
+    sep = [[1, 5, 1], [2, 5, 2]]                 # odd width, middle column a separator
+    no = [[1, 2, 2, 1], [3, 0, 0, 3]]
+    out, ok = run_plain("half_repeated", [lr, ud, sep, no])
+    assert ok == [True, True, True, False]
+    assert out[0] == [[1, 2], [3, 0]]
+    assert out[1] == [[1, 2], [3, 4]]
+    assert out[2] == [[1], [2]]
+
+
+def test_panels_broadcast_copies_the_one_filled_panel():
+    panel, line = [[0, 0, 5, 3, 0], [0, 0, 5, 0, 4]], [[5] * 5]
+    g = panel + line + [[0, 0, 5, 0, 0]] * 2    # 2 x 2 panels, only the top-right one filled
+    out, ok = run_plain("panels_broadcast", [g])
+    assert ok == [True]
+    copy = [[3, 0, 5, 3, 0], [0, 4, 5, 0, 4]]
+    assert out[0] == copy + line + copy
+    two = [row[:] for row in g]
+    two[3][0] = 1                                # two non-empty panels: no single source
+    assert run_plain("panels_broadcast", [two])[1] == [False]
+
+
+def test_majority_colour_fill_fit_uses_the_shared_output_size():
+    a = [[0, 3, 3], [3, 1, 0]]
+    b = [[2, 0], [0, 0]]
+    test = [[4, 4, 0, 1]]
+    out, ok = run_fit("majority_colour_fill_fit", [[(a, [[3, 3]]), (b, [[2, 2]]), (test, None)]])
+    assert ok == [True, True, True]
+    assert out[2] == [[4, 4]]
+    _, ok = run_fit("majority_colour_fill_fit", [[(a, [[3, 3]]), (b, [[2]]), (test, None)]])
+    assert ok == [False, False, False]

@@ -1,0 +1,61 @@
+"""Composing primitives: an output built from a chosen piece of the input (the one half of a grid made of two equal
+halves, the one non-empty panel copied into every panel) or from a property of it (its majority colour at the
+output size the demos share)."""
+from __future__ import annotations
+
+import torch
+
+from topas_lit.modules.dsl.colour import nonbg_counts, per_slot, register, top_colour
+from topas_lit.modules.dsl.grid import BG, PAD, coords
+from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
+from topas_lit.modules.dsl.split import RUNS, _offsets, _panel_table, halves, panels
+
+FAMILY = "composing"
+
+
+@register("half_repeated", FAMILY)
+def half_repeated(g: GridBatch):
+    """A grid made of two equal halves -> one half: left/right if those are equal, else top/bottom (an odd middle
+    line must be a separator)."""
+    a_lr, b_lr, size_lr, ok_lr = halves(g, 2)
+    a_ud, b_ud, size_ud, ok_ud = halves(g, 1)
+    lr = ok_lr & (a_lr == b_lr).flatten(1).all(1)
+    ud = ok_ud & (a_ud == b_ud).flatten(1).all(1)
+    cells = torch.where(lr[:, None, None], a_lr, a_ud)
+    size = torch.where(lr[:, None], size_lr, size_ud)
+    return cells, size, lr | ud
+
+
+@register("panels_broadcast", FAMILY)
+def panels_broadcast(g: GridBatch):
+    """Equal panels of which exactly one holds non-background cells: every panel becomes a copy of it (separators
+    kept)."""
+    p = panels(g)
+    n, dev, s = len(g), g.cells.device, g.side
+    k = p.cell_panel()
+    on = k >= 0
+    cnt = _panel_table(p, on & g.inside & (g.cells != BG))                          # [N, RUNS * RUNS]
+    full = cnt > 0
+    src = full.long().argmax(1)                                                      # the non-empty panel
+    top, left, _, _ = p.window(src)
+    start = (top * s + left)[:, None, None]
+    off = _offsets(g, p)
+    copy = g.cells.reshape(n, s * s).gather(1, (start + off).clamp(max=s * s - 1).view(n, s * s)).view(n, s, s)
+    out = torch.where(on & g.inside, copy, g.cells)
+    ok = p.valid & p.equal & (full.sum(1) == 1) & (p.count <= RUNS * RUNS)
+    return out, g.size, ok
+
+
+@register("majority_colour_fill_fit", FAMILY, fitted=True)
+def majority_colour_fill_fit(g: GridBatch, demos: DemoTargets):
+    """A block of the most common non-background colour at the output size every demo shares (fitted)."""
+    m, gs = demos.has_target.shape
+    ts = demos.target_size
+    first = ts.gather(1, demos.has_target.long().argmax(1)[:, None, None].expand(m, 1, 2))  # [M, 1, 2]
+    shared = ((ts == first).all(-1) | ~demos.has_target).all(1) & demos.has_target.any(1)
+    size = per_slot(first[:, 0], gs)                                                 # [N, 2]
+    colour, unique = top_colour(nonbg_counts(g))
+    rows, cols = coords(g.side, g.cells.device)
+    inside = (rows < size[:, 0, None, None]) & (cols < size[:, 1, None, None])
+    cells = torch.where(inside, colour[:, None, None], PAD).to(g.cells.dtype)
+    return cells, size, unique & per_slot(shared, gs)
