@@ -36,3 +36,21 @@ def test_majority_colour_fill_fit_uses_the_shared_output_size():
     assert out[2] == [[4, 4]]
     _, ok = run_fit("majority_colour_fill_fit", [[(a, [[3, 3]]), (b, [[2]]), (test, None)]])
     assert ok == [False, False, False]
+
+
+def test_unify_colours_paints_the_majority_colour():
+    out, ok = run_plain("unify_colours", [[[3, 3, 0], [3, 8, 3]], [[1, 2]], [[4, 0]]])
+    assert out[0] == [[3, 3, 0], [3, 3, 3]]
+    assert ok == [True, False, False]              # a tie; nothing to change
+
+
+def test_panels_count_pixels_fit_maps_cell_counts():
+    a = [[6, 0, 8, 0, 0], [6, 0, 8, 0, 6]]        # panels with 2 and 1 cells
+    b = [[0, 0, 8, 6, 6], [0, 0, 8, 0, 0]]        # 0 and 2
+    test = [[0, 6, 8, 6, 0], [6, 0, 8, 0, 0]]     # 2 and 1
+    out, ok = run_fit("panels_count_pixels_fit", [[(a, [[1, 0]]), (b, [[0, 1]]), (test, None)]])
+    assert ok == [True, True, True]
+    assert out[2] == [[1, 0]]
+    unseen = [[6, 6, 8, 6, 6], [6, 0, 8, 0, 0]]    # 3 cells: no demo panel had 3
+    _, ok = run_fit("panels_count_pixels_fit", [[(a, [[1, 0]]), (b, [[0, 1]]), (unseen, None)]])
+    assert ok[2] is False

@@ -1,11 +1,12 @@
 """Composing primitives: an output built from a chosen piece of the input (the one half of a grid made of two equal
 halves, the one non-empty panel copied into every panel) or from a property of it (its majority colour at the
-output size the demos share)."""
+output size the demos share, every object cell in that colour, one pixel per panel keyed by the panel's cell
+count)."""
 from __future__ import annotations
 
 import torch
 
-from topas_lit.modules.dsl.colour import nonbg_counts, per_slot, register, top_colour
+from topas_lit.modules.dsl.colour import fit_keys, nonbg_counts, per_slot, register, top_colour
 from topas_lit.modules.dsl.grid import BG, PAD, coords
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 from topas_lit.modules.dsl.split import RUNS, _offsets, _panel_table, halves, panels
@@ -59,3 +60,35 @@ def majority_colour_fill_fit(g: GridBatch, demos: DemoTargets):
     inside = (rows < size[:, 0, None, None]) & (cols < size[:, 1, None, None])
     cells = torch.where(inside, colour[:, None, None], PAD).to(g.cells.dtype)
     return cells, size, unique & per_slot(shared, gs)
+
+
+@register("unify_colours", FAMILY)
+def unify_colours(g: GridBatch):
+    """Every non-background cell takes the most common non-background colour (a marked object made whole)."""
+    colour, unique = top_colour(nonbg_counts(g))
+    fg = g.inside & (g.cells != BG)
+    out = torch.where(fg, colour[:, None, None].to(g.cells.dtype), g.cells)
+    return out, g.size, unique & (out != g.cells).flatten(1).any(1)
+
+
+PANEL_KEYS = 16      # panel cell counts told apart (larger counts share the last key)
+
+
+@register("panels_count_pixels_fit", FAMILY, fitted=True)
+def panels_count_pixels_fit(g: GridBatch, demos: DemoTargets):
+    """An R x C grid, one pixel per panel, whose colour is fitted from the panel's number of non-background cells
+    (panels may differ in size)."""
+    p = panels(g)
+    n, dev, s = len(g), g.cells.device, g.side
+    cnt = _panel_table(p, g.inside & (g.cells != BG)).clamp(max=PANEL_KEYS - 1)     # [N, RUNS * RUNS]
+    rows, cols = coords(s, dev)
+    k = (rows * p.n_cols[:, None, None] + cols).clamp(max=RUNS * RUNS - 1)
+    key = cnt.gather(1, k.view(n, s * s)).view(n, s, s)
+    size = torch.stack([p.n_rows, p.n_cols], 1)
+    inside = (rows < size[:, 0, None, None]) & (cols < size[:, 1, None, None])
+    value, seen, ok = fit_keys(key, inside, demos, PANEL_KEYS)
+    gs = demos.slots
+    value, seen = per_slot(value, gs), per_slot(seen, gs)                           # [N, PANEL_KEYS]
+    out = torch.where(inside, value.gather(1, key.view(n, s * s)).view(n, s, s), PAD).to(g.cells.dtype)
+    known = (seen.gather(1, key.view(n, s * s)).view(n, s, s) | ~inside).flatten(1).all(1)
+    return out, size, p.valid & known & per_slot(ok, gs)
