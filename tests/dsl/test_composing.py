@@ -54,3 +54,18 @@ def test_panels_count_pixels_fit_maps_cell_counts():
     unseen = [[6, 6, 8, 6, 6], [6, 0, 8, 0, 0]]    # 3 cells: no demo panel had 3
     _, ok = run_fit("panels_count_pixels_fit", [[(a, [[1, 0]]), (b, [[0, 1]]), (unseen, None)]])
     assert ok[2] is False
+
+
+def test_recolour_holes_by_count_fit():
+    a = [[1, 1, 1, 1, 1, 0],                      # a 1-cell hole and a 2-cell hole
+         [1, 0, 1, 0, 0, 1],
+         [1, 1, 1, 1, 1, 1]]
+    a_out = [[1, 1, 1, 1, 1, 0], [1, 7, 1, 2, 2, 1], [1, 1, 1, 1, 1, 1]]
+    test = [[1, 1, 1, 1, 0, 0, 0],                # holes of 2 and 1 cells
+            [1, 0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 0, 1, 1], [1] * 7, [0] * 7]
+    out, ok = run_fit("recolour_holes_by_count_fit", [[(a, a_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1][:3] == [[1, 1, 1, 1, 0, 0, 0], [1, 2, 2, 1, 1, 1, 1], [1, 1, 1, 1, 7, 1, 1]]
+    three = [[1, 1, 1, 1, 1], [1, 0, 0, 0, 1], [1, 1, 1, 1, 1]]
+    _, ok = run_fit("recolour_holes_by_count_fit", [[(a, a_out), (three, None)]])
+    assert ok == [True, False]                    # a 3-cell hole was never seen

@@ -1,13 +1,15 @@
 """Composing primitives: an output built from a chosen piece of the input (the one half of a grid made of two equal
 halves, the one non-empty panel copied into every panel) or from a property of it (its majority colour at the
 output size the demos share, every object cell in that colour, one pixel per panel keyed by the panel's cell
-count)."""
+count; enclosed background regions recoloured by their cell count)."""
 from __future__ import annotations
 
 import torch
 
 from topas_lit.modules.dsl.colour import fit_keys, nonbg_counts, per_slot, register, top_colour
+from topas_lit.modules.dsl.components import bg_regions
 from topas_lit.modules.dsl.grid import BG, PAD, coords
+from topas_lit.modules.dsl.objects import RANKS, _recolour_by
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 from topas_lit.modules.dsl.split import RUNS, _offsets, _panel_table, halves, panels
 
@@ -92,3 +94,11 @@ def panels_count_pixels_fit(g: GridBatch, demos: DemoTargets):
     out = torch.where(inside, value.gather(1, key.view(n, s * s)).view(n, s, s), PAD).to(g.cells.dtype)
     known = (seen.gather(1, key.view(n, s * s)).view(n, s, s) | ~inside).flatten(1).all(1)
     return out, size, p.valid & known & per_slot(ok, gs)
+
+
+@register("recolour_holes_by_count_fit", FAMILY, fitted=True)
+def recolour_holes_by_count_fit(g: GridBatch, demos: DemoTargets):
+    """Recolour each enclosed background region (4-connected, off the border) through a fitted table cell count ->
+    colour; the regions on the border share a key of their own."""
+    c = bg_regions(g)
+    return _recolour_by(g, demos, c, torch.where(c.border, 0, c.count.clamp(max=RANKS - 2) + 1), RANKS)
