@@ -69,3 +69,15 @@ def test_recolour_holes_by_count_fit():
     three = [[1, 1, 1, 1, 1], [1, 0, 0, 0, 1], [1, 1, 1, 1, 1]]
     _, ok = run_fit("recolour_holes_by_count_fit", [[(a, a_out), (three, None)]])
     assert ok == [True, False]                    # a 3-cell hole was never seen
+
+
+def test_recolour_by_phase_fit_column_mod_3_and_uniform_rows():
+    a, a_out = [[4, 4, 4, 4], [4, 0, 4, 0]], [[6, 4, 4, 6], [6, 0, 4, 0]]   # every third column: 4 -> 6
+    test = [[4, 4, 4, 4, 4], [0, 4, 0, 4, 0]]
+    out, ok = run_fit("recolour_by_phase_fit", [[(a, a_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1] == [[6, 4, 4, 6, 4], [0, 4, 0, 6, 0]]   # (0, phase 2) unseen: kept
+    b, b_out = [[3, 3], [3, 1]], [[5, 5], [0, 0]]                          # one-colour rows -> 5, others -> 0
+    c, c_out = [[3, 1], [3, 3]], [[0, 0], [5, 5]]                          # 3 at (0, 0) -> 5 or 0: no colour key fits
+    out, ok = run_fit("recolour_by_phase_fit", [[(b, b_out), (c, c_out), ([[2, 2], [8, 9]], None)]])
+    assert ok == [True] * 3 and out[2] == [[5, 5], [0, 0]]

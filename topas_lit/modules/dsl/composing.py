@@ -1,7 +1,7 @@
 """Composing primitives: an output built from a chosen piece of the input (the one half of a grid made of two equal
 halves, the one non-empty panel copied into every panel) or from a property of it (its majority colour at the
 output size the demos share, every object cell in that colour, one pixel per panel keyed by the panel's cell
-count; enclosed background regions recoloured by their cell count)."""
+count; enclosed background regions recoloured by their cell count; cells recoloured by their colour and position phase)."""
 from __future__ import annotations
 
 import torch
@@ -102,3 +102,41 @@ def recolour_holes_by_count_fit(g: GridBatch, demos: DemoTargets):
     colour; the regions on the border share a key of their own."""
     c = bg_regions(g)
     return _recolour_by(g, demos, c, torch.where(c.border, 0, c.count.clamp(max=RANKS - 2) + 1), RANKS)
+
+
+PHASE_KEYS = 3 * 10  # (colour, phase 0..2)
+
+
+def _phase_keys(g: GridBatch) -> list:
+    """Per-cell keys, in the order tried: the colour with the column (then row) index mod 2 or 3, counted from the
+    left/top or from the right/bottom; then whether the cell's row (column) holds one colour."""
+    s, dev = g.side, g.cells.device
+    rows, cols = coords(s, dev)
+    h, w = g.size[:, 0, None, None], g.size[:, 1, None, None]
+    colour = g.cells.long().clamp(max=9) * 3
+    keys = [colour + pos % k for pos in (cols, w - 1 - cols, rows, h - 1 - rows) for k in (2, 3)]
+    fg = g.inside
+    for dim in (2, 1):
+        hi = torch.where(fg, g.cells, -1).amax(dim, keepdim=True)
+        lo = torch.where(fg, g.cells, PAD).amin(dim, keepdim=True)
+        keys.append((hi == lo).long().expand_as(colour))
+    return keys
+
+
+@register("recolour_by_phase_fit", FAMILY, fitted=True)
+def recolour_by_phase_fit(g: GridBatch, demos: DemoTargets):
+    """Recolour every cell through a table (colour, column or row index mod 2 or 3 from either side) -> colour, or
+    (its row / column is one colour) -> colour, fitted on the demos; the first key that fits every demo cell wins.
+    Cells whose key no demo showed keep their colour."""
+    n, gs = len(g), demos.slots
+    out, done = g.cells, torch.zeros(n, dtype=torch.bool, device=g.cells.device)
+    for key in _phase_keys(g):
+        value, seen, ok = fit_keys(key, g.inside, demos, PHASE_KEYS)
+        value, seen = per_slot(value, gs), per_slot(seen, gs)
+        flat = key.reshape(n, -1)
+        known = seen.gather(1, flat).view_as(key) & g.inside
+        new = torch.where(known, value.gather(1, flat).view_as(key), g.cells)
+        use = per_slot(ok, gs) & ~done
+        out = torch.where(use[:, None, None], new.to(g.cells.dtype), out)
+        done = done | use
+    return out, g.size, done & (out != g.cells).flatten(1).any(1)
