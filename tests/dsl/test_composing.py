@@ -81,3 +81,10 @@ def test_recolour_by_phase_fit_column_mod_3_and_uniform_rows():
     c, c_out = [[3, 1], [3, 3]], [[0, 0], [5, 5]]                          # 3 at (0, 0) -> 5 or 0: no colour key fits
     out, ok = run_fit("recolour_by_phase_fit", [[(b, b_out), (c, c_out), ([[2, 2], [8, 9]], None)]])
     assert ok == [True] * 3 and out[2] == [[5, 5], [0, 0]]
+
+
+def test_panel_asymmetric_picks_the_one_unsymmetric_panel():
+    sym1, odd, sym2 = [[8, 9], [9, 8]], [[4, 4], [3, 4]], [[2, 1], [1, 1]]
+    out, ok = run_plain("panel_asymmetric", [sym1 + odd + sym2, sym1 + sym2 + sym1])
+    assert ok == [True, False]
+    assert out[0] == odd

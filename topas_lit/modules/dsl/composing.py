@@ -1,7 +1,7 @@
 """Composing primitives: an output built from a chosen piece of the input (the one half of a grid made of two equal
 halves, the one non-empty panel copied into every panel) or from a property of it (its majority colour at the
 output size the demos share, every object cell in that colour, one pixel per panel keyed by the panel's cell
-count; enclosed background regions recoloured by their cell count; cells recoloured by their colour and position phase)."""
+count; enclosed background regions recoloured by their cell count; cells recoloured by their colour and position phase; the one asymmetric panel)."""
 from __future__ import annotations
 
 import torch
@@ -11,7 +11,7 @@ from topas_lit.modules.dsl.components import bg_regions
 from topas_lit.modules.dsl.grid import BG, PAD, coords
 from topas_lit.modules.dsl.objects import RANKS, _recolour_by
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
-from topas_lit.modules.dsl.split import RUNS, _offsets, _panel_table, halves, panels
+from topas_lit.modules.dsl.split import RUNS, _offsets, _panel_table, _select, halves, panels
 
 FAMILY = "composing"
 
@@ -140,3 +140,27 @@ def recolour_by_phase_fit(g: GridBatch, demos: DemoTargets):
         out = torch.where(use[:, None, None], new.to(g.cells.dtype), out)
         done = done | use
     return out, g.size, done & (out != g.cells).flatten(1).any(1)
+
+
+@register("panel_asymmetric", FAMILY)
+def panel_asymmetric(g: GridBatch):
+    """Among equal panels, the only one not symmetric about its main diagonal (square panels), else about its
+    vertical, else its horizontal axis."""
+    p = panels(g)
+    n, dev, s = len(g), g.cells.device, g.side
+    on = p.cell_panel() >= 0
+    off = _offsets(g, p)
+    di, dj = off // s, off % s
+    h, w = p.rlen[:, :1, None], p.clen[:, :1, None]
+    top = p.rstart.gather(1, p.rid.clamp(0, RUNS - 1))[:, :, None]
+    left = p.cstart.gather(1, p.cid.clamp(0, RUNS - 1))[:, None, :]
+    live = torch.arange(RUNS * RUNS, device=dev) < p.count[:, None]
+    k, found = torch.zeros(n, dtype=torch.long, device=dev), torch.zeros(n, dtype=torch.bool, device=dev)
+    for (mi, mj), usable in (((dj, di), (h == w)[:, 0, 0]), ((di, w - 1 - dj), None), ((h - 1 - di, dj), None)):
+        src = ((top + mi) * s + left + mj).clamp(0, s * s - 1)
+        other = g.cells.reshape(n, s * s).gather(1, src.view(n, s * s)).view(n, s, s)
+        asym = (_panel_table(p, on & (g.cells != other)) > 0) & live
+        pick = (asym.sum(1) == 1) & ~found & (usable if usable is not None else True)
+        k = torch.where(pick, asym.long().argmax(1), k)
+        found = found | pick
+    return _select(g, p, k, found & p.equal & (p.count >= 3))
