@@ -12,6 +12,7 @@ from topas_lit.errors import ConfigError
 from topas_lit.lit_module import NONFINITE_POLICIES
 from topas_lit.modules.dsl.search import SEARCH_RAILS
 from topas_lit.modules.ebr import GATES
+from topas_lit.modules.seq.model import COMPILE_MODES as SEQ_COMPILE_MODES
 from topas_lit.search.rails import ENGINES
 
 __all__ = ["ConfigError", "validate"]
@@ -29,7 +30,6 @@ PRECISIONS = ("64-true", "32-true", "16-true", "bf16-true", "16-mixed", "bf16-mi
 SHORT_PRECISIONS = {"64": "64-true", "32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}  # Lightning's aliases
 TTT_WHEN_VERIFIED = ("skip", "run")
 MATMUL_PRECISIONS = ("highest", "high", "medium")     # torch.set_float32_matmul_precision
-SEQ_COMPILE_MODES = ("none", "default")               # the sequence model compiles its training forward
 
 
 def _is_sequence_model(cfg: DictConfig) -> bool:

@@ -21,6 +21,9 @@ from topas_lit.modules.seq.painter import PaintState, Painter
 from topas_lit.modules.seq.slots import ObjectSlots
 
 
+COMPILE_MODES = ("none", "default")    # model.compile: eager, or torch.compile of the training forward
+
+
 class TopasSeqModel(nn.Module):
     def __init__(self, d_model: int, heads: int, layers: int, d_ff: int, n_tasks: int, dropout: float = 0.0,
                  task_dropout: float = 0.0, colour_cond: bool = False, cycles: int = 1, slots: dict | None = None,
@@ -28,8 +31,9 @@ class TopasSeqModel(nn.Module):
         """``n_tasks``: task embedding rows (1 + the run's tasks; set by the data module's composition).
         ``compile``: none | default: torch.compile of the training forward (dynamic shapes)."""
         super().__init__()
-        if compile not in ("none", "default"):
-            raise ValueError(f"model.compile must be 'none' or 'default' for the sequence model, got {compile!r}")
+        if compile not in COMPILE_MODES:
+            raise ValueError(f"model.compile must be one of {list(COMPILE_MODES)} for the sequence model, "
+                             f"got {compile!r}")
         self.compile_mode = compile
         self.encoder = GridEncoder(d_model, n_tasks, dropout, task_dropout, colour_cond)
         self.slots = ObjectSlots(d_model) if (slots or {}).get("enabled", False) else None
