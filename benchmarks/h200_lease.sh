@@ -9,6 +9,10 @@
 #                                            together on one GPU (an equal share each), TABLE_BUDGET minutes of
 #                                            training each (default 8), then each evaluates both sets; then
 #                                            `collect`-style polls with `status`
+#   bash benchmarks/h200_lease.sh search     (after `table`, same lease) the search engine's figures of issue 15:
+#                                            rail=gpu on ARC-AGI-1 eval, ARC-AGI-2 eval, ARC-AGI-1 train and the
+#                                            development split, the beam-width sweep and depth 4 on the development
+#                                            split, then the GPU tests; one at a time, beside the table's runs
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -56,7 +60,7 @@ main_run() {
 
 short() {  # short <name> <overrides...>: one short run
   local name=$1; shift
-  step $name 900 $PY train.py +experiment=joint_h200 module.optim.budget_minutes=$SMALL_BUDGET "${SIDE[@]}" "$@" \
+  step $name ${SHORT_TIMEOUT:-900} $PY train.py +experiment=joint_h200 module.optim.budget_minutes=$SMALL_BUDGET "${SIDE[@]}" "$@" \
     hydra.run.dir=$R/$name
 }
 
@@ -76,13 +80,27 @@ side_queue() {
   touch "$R/side.finished"
 }
 
+search_queue() {  # the search alone (no model): pass@2, candidates/s, wall; one JSON line per task
+  local er="$PY scripts/eval_rails.py --device cuda"
+  step search_arc1_eval 300 $er --version arc1 --split eval --out $R/search_arc1_eval.jsonl rail=gpu
+  step search_arc2_eval 300 $er --version arc2 --split eval --out $R/search_arc2_eval.jsonl rail=gpu
+  step search_arc1_train 300 $er --version arc1 --split train rail=gpu
+  step search_dev 300 $er --split train --dev rail=gpu
+  step search_dev_w256 300 $er --split train --dev rail=gpu rail.beam_width=256 rail.policy_topk=256
+  step search_dev_deep 300 $er --split train --dev rail=gpu_deep
+  step search_dev_w1024 420 $er --split train --dev rail=gpu rail.beam_width=1024 rail.policy_topk=1024
+  step gpu_tests 420 $PY -m pytest -q -p no:cacheprovider tests/gpu
+  touch "$R/search.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
-  for f in "$R"/main.log "$R"/ttt_joint.log "$R"/abl_default.log; do
+  for f in "$R"/main.log "$R"/ttt_*.log "$R"/abl_default.log; do
     [ -f "$f" ] && { echo "== $f"; tr '\r' '\n' < "$f" | grep -v "Warning\|warn(" | tail -n 3 | cut -c1-300; }
   done
   find "$R" -name metrics.csv -path "*main*" -exec tail -n 2 {} \; 2>/dev/null
+  for f in "$R"/search_*.log; do [ -f "$f" ] && { echo "== $f"; grep "pass@2\|candidates" "$f"; }; done
   pack
 }
 
@@ -114,11 +132,18 @@ table)
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
   SMALL_BUDGET=${TABLE_BUDGET:-8}
+  SHORT_TIMEOUT=${TABLE_TIMEOUT:-1500}
   for spec in "none sequence" "per_task sequence_rows" "joint sequence"; do
     set -- $spec
-    setsid nohup bash -c "$(declare -f step short); R=$R PY=$PY SMALL_BUDGET=$SMALL_BUDGET; SIDE=(${SIDE[*]}); \
+    setsid nohup bash -c "$(declare -f step short); R=$R PY=$PY SMALL_BUDGET=$SMALL_BUDGET \
+      SHORT_TIMEOUT=$SHORT_TIMEOUT; SIDE=(${SIDE[*]}); \
       short ttt_$1 ttt_mode=$1 'module.eval.sources=[search,$2]'" > "$R/ttt_$1.out" 2>&1 < /dev/null &
   done
+  sleep "${WAIT:-60}"
+  status ;;
+search)
+  setsid nohup bash -c "$(declare -f step search_queue); R=$R PY=$PY; search_queue" > "$R/search_queue.out" 2>&1 \
+    < /dev/null &
   sleep "${WAIT:-60}"
   status ;;
 ddp)

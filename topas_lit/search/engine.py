@@ -207,7 +207,8 @@ class SearchEngine(nn.Module):
         has = packed.has_target[:, None].to(torch.float32)                         # [T, 1, G]
         same = (size == packed.target_size[:, None]).all(-1).to(torch.float32)     # [T, C, G]
         inside = (packed.target != PAD).flatten(-2)                                # [T, G, s*s]
-        agree = (eq.flatten(-2) & inside[:, None]).sum(-1) / inside.sum(-1).clamp(min=1)[:, None]
+        # int32 sums: a bool sum defaults to int64, 8x the children's bytes (38 GiB at rail=gpu's chunk)
+        agree = (eq.flatten(-2) & inside[:, None]).sum(-1, dtype=torch.int32) / inside.sum(-1).clamp(min=1)[:, None]
         return ((same + same * agree) * has).sum(-1) / has.sum(-1).clamp(min=1.0)
 
     # ---- the search ---------------------------------------------------------------------------------------
