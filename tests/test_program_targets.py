@@ -112,6 +112,17 @@ def test_tasks_without_solutions_are_not_searched(arc1_train):
     assert {k: v for k, v in partial.items() if k != solved} == {k: v for k, v in full.items() if k != solved}
 
 
+def test_gpu_recipe_searches_for_its_program_targets():
+    cfg = compose_cfg(["+experiment=gpu"])
+    assert cfg.data.program_targets == "search"
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    assert data["rail"] == OmegaConf.to_container(cfg.rail, resolve=True) and data["rail"]["depth"] == 3
+    assert data["depth"] == 3
+    # the DreamEngine memory fills in training (dream buffer); its op bias stays off (docs/PERFORMANCE.md)
+    assert cfg.callbacks.dream_buffer.feed_engine and cfg.rail.op_bias.weights.dream == 0.0
+    assert compose_cfg().data.program_targets is None
+
+
 def test_program_targets_must_be_search_or_a_file(tmp_path):
     from topas_lit.config_check import validate
     with pytest.raises(ConfigError, match="data.program_targets must be null, 'search' or a JSON file"):

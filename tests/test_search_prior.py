@@ -32,6 +32,24 @@ def test_recipe_gives_every_ranking_module_a_gradient(arc1_train):
     check_ranking_gradients(module, batch)
 
 
+def test_gpu_recipe_data_gives_the_ranking_modules_a_gradient(tmp_path):
+    """The GPU recipe's own config (+experiment=gpu: data.program_targets=search; the tiny model and a small search
+    budget so that it runs in seconds on CPU): the datamodule's search gives the targets, its training loader the
+    batch. The recipe keeps Dream's op-bias weight 0; the retrieval still learns through the strategy head."""
+    from hydra.utils import instantiate
+
+    from topas_lit.run import build_module
+    cfg = compose_cfg(["+experiment=gpu", "model=tiny", "data.train.limit=24", "rail.depth=2", "rail.beam_width=4",
+                       "rail.policy_topk=2", "rail.cpu_workers=1"])
+    cfg.out_dir = str(tmp_path)
+    assert cfg.data.program_targets == "search"
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    assert (tmp_path / "program_targets.json").exists()
+    batch = targeted_batch(dm.train_dataloader().dataset)
+    check_ranking_gradients(build_module(cfg), batch)
+
+
 def targeted_batch(ds, n: int = 8) -> dict:
     """Up to ``n`` items that carry a program target (untransformed ones), drawn over a few epochs."""
     items = [ds[(e, i)] for e in range(4) for i in range(len(ds))]
