@@ -46,6 +46,7 @@ from topas_lit.search.engine import matches_demos  # noqa: E402
 from topas_lit.search.expand import expand  # noqa: E402
 from topas_lit.search.pack import bucket, pack  # noqa: E402
 from topas_lit.search.source import build_source  # noqa: E402
+from topas_lit.search.targets import find_programs  # noqa: E402
 
 
 # the recipe trains the Dream bias too (weight 1), so that one run measures the prior with and without it
@@ -57,17 +58,6 @@ def split_tasks(tasks, heldout: float, seed: int = 0):
     random.Random(seed).shuffle(order)
     n = int(len(order) * heldout)
     return order[n:], order[:n]
-
-
-def find_programs(tasks, solutions, source) -> dict:
-    """Per task: the engine's first answer's program where it is right on every public test output, else None."""
-    found = {}
-    for task, ans in zip(tasks, source.search(tasks)):
-        right = all(g and g[0] == sol for g, sol in zip(ans.grids, solutions[task.id]))
-        prog = ans.programs[0][0] if right else None
-        found[task.id] = ({"program": prog.split(" | "), "rail": ans.rails[0][0]} if prog and prog != "identity"
-                          else {"program": None})
-    return found
 
 
 def write_task_folder(tasks, solutions, folder: Path) -> None:

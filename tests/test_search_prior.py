@@ -1,5 +1,5 @@
-"""The search-prior recipe (scripts/distill_policy.py): program targets come from a real search, and in the
-training it runs every module that ranks the search gets a gradient: the HyLa policy, Cortex and RelMem's op head
+"""The search-prior recipes (scripts/distill_policy.py, and +experiment=gpu whose datamodule searches its fit tasks:
+data.program_targets=search): program targets come from a real search, and in the training they run every module that ranks the search gets a gradient: the HyLa policy, Cortex and RelMem's op head
 through the policy loss on the merged op bias, the DreamEngine's retrieval once the dream-token buffer has filled
 its memory from a training step, and the Dream strategy head through the strategy loss. The held-out measure
 (expected candidates until the first verified program) is checked on a hand-made table."""
@@ -14,9 +14,10 @@ from topas_lit.callbacks.dream_buffer import DreamTokenBuffer
 from topas_lit.data.datamodule import LeaveOneOut, collate_items
 from topas_lit.search.engine import SearchEngine
 from topas_lit.search.source import SearchSource
+from topas_lit.search.targets import find_programs
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from distill_policy import TRAIN_DEFAULTS, expected_rank, find_programs  # noqa: E402
+from distill_policy import TRAIN_DEFAULTS, expected_rank  # noqa: E402
 
 
 def test_recipe_gives_every_ranking_module_a_gradient(arc1_train):
@@ -26,19 +27,47 @@ def test_recipe_gives_every_ranking_module_a_gradient(arc1_train):
     with_prog = [t for t in tasks if found[t.id]["program"]]
     assert len(with_prog) >= 3, found
     module = build_module(compose_cfg(TRAIN_DEFAULTS))         # train.py's config as the recipe runs it
-    model = module.model
     ds = LeaveOneOut(with_prog, 3, augment=True, programs=found, depth=2, seed=0)
+    batch = targeted_batch(ds)
+    check_ranking_gradients(module, batch)
+
+
+def test_gpu_recipe_data_gives_the_ranking_modules_a_gradient(tmp_path):
+    """The GPU recipe's own config (+experiment=gpu: data.program_targets=search; the tiny model and a small search
+    budget so that it runs in seconds on CPU): the datamodule's search gives the targets, its training loader the
+    batch. The recipe keeps Dream's op-bias weight 0; the retrieval still learns through the strategy head."""
+    from hydra.utils import instantiate
+
+    from topas_lit.run import build_module
+    cfg = compose_cfg(["+experiment=gpu", "model=tiny", "data.train.limit=24", "rail.depth=2", "rail.beam_width=4",
+                       "rail.policy_topk=2", "rail.cpu_workers=1"])
+    cfg.out_dir = str(tmp_path)
+    assert cfg.data.program_targets == "search"
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    assert (tmp_path / "program_targets.json").exists()
+    batch = targeted_batch(dm.train_dataloader().dataset)
+    check_ranking_gradients(build_module(cfg), batch)
+
+
+def targeted_batch(ds, n: int = 8) -> dict:
+    """Up to ``n`` items that carry a program target (untransformed ones), drawn over a few epochs."""
     items = [ds[(e, i)] for e in range(4) for i in range(len(ds))]
-    items = [it for it in items if bool(it["targets"]["program_mask"])][:8]   # untransformed items keep a target
+    items = [it for it in items if bool(it["targets"]["program_mask"])][:n]   # untransformed items keep a target
     assert len(items) >= 4
-    batch = collate_items(items)
-    # a training step's dream tokens reach the engine through the buffer, as in the recipe's training
+    return collate_items(items)
+
+
+def check_ranking_gradients(module, batch: dict) -> None:
+    """A training step's dream tokens reach the DreamEngine through the buffer, as in training; then the loss gives
+    every module that ranks the search a gradient."""
+    model = module.model
     assert int(model.dream.size()) == 0
     out = module.training_step(batch, 0)
     buffer = DreamTokenBuffer(capacity=64, sink="none")
     buffer.append(module, out["dream_tokens"], out["dream_valid"])
     buffer.flush(module)
-    assert int(model.dream.size()) == len(items)
+    assert int(model.dream.size()) == len(batch["task_id"])
     module.zero_grad()
     parts = module.losses(model(batch["inputs"], rails=False), batch["targets"])
     parts["loss"].backward()

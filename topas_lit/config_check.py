@@ -3,10 +3,13 @@ cause for values that cannot work (unknown rail, negative count, a precision the
 compile mode or EBR gate, a data spec that cannot load). train.py prints it as ``error: <cause>``."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from topas_lit.capture import MODES as COMPILE_MODES
+from topas_lit.data.datamodule import SEARCH
 from topas_lit.data.tasks import check_source
 from topas_lit.errors import ConfigError
 from topas_lit.lit_module import NONFINITE_POLICIES
@@ -105,6 +108,7 @@ def _check_data(data: DictConfig) -> None:
     for key in data:
         if OmegaConf.is_missing(data, key):
             raise ConfigError(f"data.{key} must be set for this data source, e.g. data.{key}=...")
+    _check_program_targets(data.get("program_targets"))
     train = dict(data.train)
     train.pop("drop_overlap", None)           # the contamination guard's setting, not a loader key
     check_source(train, "data.train")
@@ -113,3 +117,12 @@ def _check_data(data: DictConfig) -> None:
         if data.get(key) is not None:
             test[key] = data[key]
     check_source(test, "data.test")
+
+
+def _check_program_targets(value) -> None:
+    """null, ``search`` or a JSON file that exists."""
+    if value is None or value == SEARCH:
+        return
+    if not Path(str(value)).is_file():
+        raise ConfigError(f"data.program_targets must be null, {SEARCH!r} or a JSON file of program targets; "
+                          f"{value!r} is not a file")

@@ -63,10 +63,11 @@ def run(cfg: DictConfig) -> dict | None:
         torch.set_num_threads(cfg.torch_threads)
     out_dir = Path(cfg.out_dir)
     dm = instantiate(cfg.data)
+    trainer = build_trainer(cfg)
+    dm.trainer = trainer      # as trainer.fit does; the setup below searches for program targets on its device
     if cfg.fit and not cfg.ckpt_path:
         dm.setup("fit")       # loads the data; the contamination guard stops an overlapping run before any work
     module = build_module(cfg, dm)
-    trainer = build_trainer(cfg)
     say = Console().print if trainer.is_global_zero else (lambda *a, **k: None)
     if cfg.test:
         module.evaluator.check_config()   # records of other settings in <run>/eval: stop before any work

@@ -7,16 +7,25 @@ evaluator and never enter a batch.
 Training order and augmentation depend only on (seed, epoch, item index), never on a global RNG stream, and the
 training loader is resumable: its position (items consumed this epoch) goes into every checkpoint, and a run
 resumed mid-epoch continues with exactly the batches the interrupted run had not yet trained on.
+
+Program targets (``program_targets``): none, a JSON file of them (``scripts/distill_policy.py`` writes one), or
+``search``: at setup the search (the run's rail settings) runs over the fit tasks and gives each task whose first
+answer is right on all its public test outputs its program (``topas_lit/search/targets.py``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
+import time
+from pathlib import Path
 
 import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from topas_lit.data.augment import augment, identity_perm, random_perm
@@ -25,6 +34,13 @@ from topas_lit.data.tasks import Task, TaskSet, load_taskset
 from topas_lit.data.tensors import encode_example, encode_target, stack_inputs
 from topas_lit.modules.dsl import OP_NAMES
 from topas_lit.modules.dsl.search import RAILS
+from topas_lit.search.source import build_source
+from topas_lit.search.targets import find_programs
+
+log = logging.getLogger(__name__)
+
+SEARCH = "search"                       # data.program_targets=search: the datamodule searches for its targets
+TARGETS_FILE = "program_targets.json"   # where it writes them, in the run folder
 
 
 class LeaveOneOut(Dataset):
@@ -170,9 +186,14 @@ class ARCDataModule(LightningDataModule):
     def __init__(self, train: dict, test: dict, val_fraction: float = 0.1, batch_size: int = 16,
                  task_batch_size: int = 1, max_demos: int = 10, max_train_demos: int = 3, num_workers: int = 0, augment: bool = True,
                  keep_zero: bool = True, program_targets: str | None = None, depth: int = 2, seed: int = 0,
-                 path: str | None = None, solutions: str | None = None):
-        """``path``/``solutions``: the folder or Kaggle file (and its solutions) for ``data=folder|kaggle``."""
+                 path: str | None = None, solutions: str | None = None, rail: dict | None = None,
+                 out_dir: str | None = None):
+        """``path``/``solutions``: the folder or Kaggle file (and its solutions) for ``data=folder|kaggle``.
+        ``program_targets``: None, a JSON file of targets, or ``"search"`` (the search with the settings ``rail``
+        finds them at setup; they are written to ``out_dir``/program_targets.json when ``out_dir`` is given)."""
         super().__init__()
+        if program_targets == SEARCH and rail is None:
+            raise ValueError("data.program_targets=search needs the search settings: data.rail (e.g. ${rail})")
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         if batch_size < 1 or task_batch_size < 1:
@@ -186,6 +207,8 @@ class ARCDataModule(LightningDataModule):
         self.max_demos, self.max_train_demos = max_demos, max_train_demos
         self.num_workers, self.augment, self.keep_zero = num_workers, augment, keep_zero
         self.program_targets, self.depth, self.seed = program_targets, depth, seed
+        self.rail, self.out_dir = rail, out_dir
+        self.programs: dict | None = None          # the targets found by the search (program_targets=search)
         self.train_set: TaskSet | None = None
         self.train_sampler: EpochSampler | None = None
         self._sampler_state: dict | None = None    # a checkpoint's loader position, for the next train loader
@@ -202,12 +225,36 @@ class ARCDataModule(LightningDataModule):
             random.Random(self.seed).shuffle(tasks)
             n_val = int(len(tasks) * self.val_fraction)
             self.val_tasks, self.fit_tasks = tasks[:n_val], tasks[n_val:]
+            if self.program_targets == SEARCH:
+                self.programs = self.search_programs()
         if stage in (None, "test", "predict") and self.test_set is None:
             self.test_set = load_taskset(**self.test_cfg)
+
+    def search_device(self) -> torch.device:
+        """Where the target search runs: the trainer's device once a trainer is attached (``run.py`` attaches it
+        before setting up the data, so under DDP each rank uses its own GPU), else the GPU when one is available,
+        else the CPU."""
+        if self.trainer is not None:
+            return self.trainer.strategy.root_device
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def search_programs(self) -> dict:
+        """The program targets of the fit tasks (never the validation or evaluated tasks), found by the search.
+        Under DDP every rank runs the same deterministic search on its own device (rank 0 writes the file)."""
+        start = time.perf_counter()
+        source = build_source(OmegaConf.create(self.rail), self.search_device(), name="targets")
+        found = find_programs(self.fit_tasks, self.train_set.solutions, source)
+        n = sum(entry["program"] is not None for entry in found.values())
+        where = write_targets(found, Path(self.out_dir) / TARGETS_FILE) if self.out_dir is not None else None
+        log.info(f"program targets: search found {n}/{len(found)} fit tasks in {time.perf_counter() - start:.1f} s "
+                 f"on {source.device}" + (f" -> {where}" if where else ""))
+        return found
 
     def _programs(self) -> dict | None:
         if self.program_targets is None:
             return None
+        if self.program_targets == SEARCH:
+            return self.programs
         with open(self.program_targets) as f:
             return json.load(f)
 
@@ -248,6 +295,13 @@ class ARCDataModule(LightningDataModule):
 
     def test_dataloader(self):
         return task_loader(self.test_set.tasks, self.task_batch_size, self.trainer)
+
+
+@rank_zero_only
+def write_targets(found: dict, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(found, indent=1))
+    return path
 
 
 def task_loader(tasks: list[Task], task_batch_size: int, trainer) -> DataLoader:
