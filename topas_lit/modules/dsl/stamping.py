@@ -1,0 +1,123 @@
+"""Stamping primitives: a pattern painted around every non-background cell, fitted on the demos per source colour.
+
+``stamp3x3_fit``: a table (source colour, offset among the 8 neighbours) -> colour, read from the demo outputs at
+the background cells next to each source cell; a key whose demo cells all hold one non-background colour paints it,
+a key that meets background or several colours paints nothing. Differs from the ``local_map_*`` maps, which key a
+cell by its own neighbourhood and so cannot tell which side of a pixel it lies on.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, per_slot, register, same_size, shift
+from topas_lit.modules.dsl.components import bg_regions, fit_choice, match_targets
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD
+from topas_lit.modules.dsl.painting import _neighbours, bg_of, fg_of
+from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
+
+FAMILY = "stamping"
+OFFSETS = ORTHO + DIAG
+
+
+def fit_table(key: Tensor, mask: Tensor, demos: DemoTargets, n_keys: int) -> tuple[Tensor, Tensor]:
+    """Per key, the demo target colour met under ``mask``: (value [M, n_keys], single [M, n_keys]).
+
+    ``single``: the key met exactly one colour 0..9 and never PAD (a cell outside a demo output). Unlike
+    ``colour.fit_keys`` an inconsistent key does not fail the whole fit: the caller decides what it paints."""
+    m, g = demos.has_target.shape
+    tgt = demos.target.reshape(m, -1).long().clamp(0, PAD)
+    use = (mask.reshape(m, g, -1) & demos.has_target[:, :, None]).reshape(m, -1)
+    idx = key.reshape(m, -1).clamp(0, n_keys - 1) * (PAD + 1) + tgt
+    table = torch.zeros(m, n_keys * (PAD + 1), dtype=torch.int32, device=key.device)
+    nz = table.scatter_add_(1, idx, use.int()).view(m, n_keys, PAD + 1) > 0
+    single = (nz[..., :N_COLOURS].sum(-1) == 1) & ~nz[..., PAD]
+    return nz[..., :N_COLOURS].int().argmax(-1), single
+
+
+@register("stamp3x3_fit", FAMILY, fitted=True)
+def stamp3x3_fit(g: GridBatch, demos: DemoTargets):
+    """Every non-background cell paints the background among its 8 neighbours through a fitted table (its colour,
+    the neighbour's offset) -> colour (e.g. red pixels get yellow diagonal corners, blue ones orange crosses).
+    A (colour, offset) no demo showed paints nothing (a colour only the test input holds is left alone). Not ok where
+    two stamps paint one cell different colours or where sizes differ."""
+    n, gs = len(g), demos.slots
+    fg, bg = fg_of(g), bg_of(g)
+    src = torch.where(fg, g.cells, 0).long()
+    hi = torch.full_like(src, -1)
+    lo = torch.full_like(src, N_COLOURS)
+    for dr, dc in OFFSETS:
+        key = shift(src, -dr, -dc, 0)                       # colour of the source cell at offset -(dr, dc), 0: none
+        near = bg & (key > 0)
+        value, single = fit_table(key, near, demos, N_COLOURS)
+        paint = single & (value != BG)
+        value, paint = per_slot(value, gs), per_slot(paint, gs)
+        flat = key.reshape(n, -1)
+        on = paint.gather(1, flat).view_as(key) & near
+        colour = value.gather(1, flat).view_as(key)
+        hi = torch.where(on, torch.maximum(hi, colour), hi)
+        lo = torch.where(on, torch.minimum(lo, colour), lo)
+    painted = hi >= 0
+    out = torch.where(painted, hi, g.cells)
+    clash = (painted & (hi != lo)).flatten(1).any(1)
+    ok = per_slot(same_size(g.size, demos), gs) & ~clash & changed(g.cells, out, gs)
+    return out, g.size, ok
+
+
+def _touching(g: GridBatch, colour: Tensor) -> Tensor:
+    """[N, s, s] bool: background cells whose 4-connected background region touches (4-adjacency) a cell of
+    ``colour [N]``."""
+    r = bg_regions(g)
+    own = fg_of(g) & (g.cells == colour[:, None, None])
+    near = torch.zeros_like(own)
+    for dr, dc in ORTHO:
+        near = near | shift(own, dr, dc, False)
+    hit = r.scatter((near & r.fg).reshape(len(g), -1).int(), "amax", 0) > 0
+    return r.cell(hit, False)
+
+
+@register("flood_from_colour_fit", FAMILY, fitted=True)
+def flood_from_colour_fit(g: GridBatch, demos: DemoTargets):
+    """Every background region (4-connected) touching a cell of colour k takes colour k; k is fitted: the first
+    colour 1..9 that reproduces every demo output."""
+    def make(k: Tensor):
+        colour = k + 1
+        mask = _touching(g, colour)
+        return torch.where(mask, colour[:, None, None], g.cells), g.size, mask.flatten(1).any(1)
+
+    k, _ = fit_choice(demos, N_COLOURS - 1, make)
+    cells, size, has = make(k)
+    exact, _ = match_targets(cells, size, has, demos)
+    return cells, size, has & per_slot(exact, demos.slots)
+
+
+def _first_code(code: Tensor, dr: int, dc: int) -> Tensor:
+    """For every cell, the code (>= 0) of the first cell with a code seen looking along (dr, dc), -1 if none:
+    pointer doubling as ``painting.first_hit`` (5 shifts cover 30 cells)."""
+    v = shift(code, dr, dc, -1)
+    step = 1
+    for _ in range(5):
+        v = torch.where(v >= 0, v, shift(v, dr * step, dc * step, -1))
+        step *= 2
+    return v
+
+
+@register("rays_to_objects", FAMILY)
+def rays_to_objects(g: GridBatch):
+    """Every lone pixel (no non-background 8-neighbour) casts rays of its colour in the 4 orthogonal directions,
+    drawn only where the ray ends on a larger object (not on the border or on another lone pixel). Not ok where
+    two rays of different colours cross or where no ray is drawn."""
+    fg, bg = fg_of(g), bg_of(g)
+    lone = fg & ~_neighbours(fg, ORTHO + DIAG)
+    code = torch.where(fg, g.cells.long() + torch.where(lone, N_COLOURS, 0), -1).to(torch.int8)  # colour (+10: lone)
+    hi = torch.full_like(g.cells, -1)
+    lo = torch.full_like(g.cells, N_COLOURS)
+    for dr, dc in ORTHO:
+        back, ahead = _first_code(code, -dr, -dc).long(), _first_code(code, dr, dc).long()
+        on = bg & (back >= N_COLOURS) & (ahead >= 0) & (ahead < N_COLOURS)
+        colour = back - N_COLOURS
+        hi = torch.where(on, torch.maximum(hi, colour), hi)
+        lo = torch.where(on, torch.minimum(lo, colour), lo)
+    painted = hi >= 0
+    clash = (painted & (hi != lo)).flatten(1).any(1)
+    return torch.where(painted, hi, g.cells), g.size, painted.flatten(1).any(1) & ~clash
