@@ -77,3 +77,16 @@ def test_rays_to_objects_draws_only_rays_that_hit_an_object():
     assert out[1][1] == [0, 0, 0, 0, 7, 0]
     _, ok = run_plain("rays_to_objects", [[[4, 0, 0, 5], [0, 0, 0, 0]], [[2, 0, 3, 3], [0, 0, 3, 3]]])
     assert ok == [False, True]                   # two lone pixels facing each other: no object hit
+
+
+def test_extend_tails_continues_line_ends():
+    g = [[0, 0, 0, 0, 0],
+         [0, 3, 0, 0, 0],
+         [0, 0, 3, 3, 0],
+         [0, 0, 3, 3, 0],
+         [0, 0, 0, 0, 0]]                       # a square with one diagonal tail
+    seg = [[0, 0, 0, 0], [0, 5, 5, 0], [0, 0, 0, 0]]
+    out, ok = run_plain("extend_tails", [g, seg, [[0, 2, 0], [0, 0, 0]], [[2, 0], [0, 4]]])
+    assert ok == [True, True, False, False]      # a lone pixel has no direction; tails pointing off the board
+    assert out[0][0] == [3, 0, 0, 0, 0] and out[0][1:] == g[1:]
+    assert out[1] == [[0, 0, 0, 0], [5, 5, 5, 5], [0, 0, 0, 0]]

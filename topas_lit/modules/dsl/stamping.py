@@ -43,7 +43,7 @@ def stamp3x3_fit(g: GridBatch, demos: DemoTargets):
     two stamps paint one cell different colours or where sizes differ."""
     n, gs = len(g), demos.slots
     fg, bg = fg_of(g), bg_of(g)
-    src = torch.where(fg, g.cells, 0).long()
+    src = torch.where(fg, g.cells, 0).long().clamp(max=N_COLOURS - 1)   # (a stray PAD inside: junk, never ok)
     hi = torch.full_like(src, -1)
     lo = torch.full_like(src, N_COLOURS)
     for dr, dc in OFFSETS:
@@ -109,7 +109,8 @@ def rays_to_objects(g: GridBatch):
     two rays of different colours cross or where no ray is drawn."""
     fg, bg = fg_of(g), bg_of(g)
     lone = fg & ~_neighbours(fg, ORTHO + DIAG)
-    code = torch.where(fg, g.cells.long() + torch.where(lone, N_COLOURS, 0), -1).to(torch.int8)  # colour (+10: lone)
+    colour = g.cells.long().clamp(max=N_COLOURS - 1)
+    code = torch.where(fg, colour + torch.where(lone, N_COLOURS, 0), -1).to(torch.int8)  # colour (+10: lone)
     hi = torch.full_like(g.cells, -1)
     lo = torch.full_like(g.cells, N_COLOURS)
     for dr, dc in ORTHO:
@@ -118,6 +119,29 @@ def rays_to_objects(g: GridBatch):
         colour = back - N_COLOURS
         hi = torch.where(on, torch.maximum(hi, colour), hi)
         lo = torch.where(on, torch.minimum(lo, colour), lo)
+    painted = hi >= 0
+    clash = (painted & (hi != lo)).flatten(1).any(1)
+    return torch.where(painted, hi, g.cells), g.size, painted.flatten(1).any(1) & ~clash
+
+
+@register("extend_tails", FAMILY)
+def extend_tails(g: GridBatch):
+    """Line ends grow: every non-background cell with exactly one non-background 8-neighbour casts a ray of its colour
+    away from that neighbour (a diagonal tail goes on diagonally, a segment's ends go on along it) until an obstacle
+    or the border. Not ok where rays of different colours meet or where no ray is drawn."""
+    fg, bg = fg_of(g), bg_of(g)
+    count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
+    tail = fg & (count == 1)
+    colour = g.cells.long().clamp(max=N_COLOURS - 1)
+    hi = torch.full_like(colour, -1)
+    lo = torch.full_like(colour, N_COLOURS)
+    for dr, dc in ORTHO + DIAG:
+        src = tail & shift(fg, dr, dc, False)            # its one neighbour lies at (dr, dc): the ray goes the other way
+        code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
+        back = _first_code(code, dr, dc).long()          # from a cell on the ray, the source lies along (dr, dc)
+        on = bg & (back >= N_COLOURS)
+        hi = torch.where(on, torch.maximum(hi, back - N_COLOURS), hi)
+        lo = torch.where(on, torch.minimum(lo, back - N_COLOURS), lo)
     painted = hi >= 0
     clash = (painted & (hi != lo)).flatten(1).any(1)
     return torch.where(painted, hi, g.cells), g.size, painted.flatten(1).any(1) & ~clash
