@@ -90,3 +90,19 @@ def test_extend_tails_continues_line_ends():
     assert ok == [True, True, False, False]      # a lone pixel has no direction; tails pointing off the board
     assert out[0][0] == [3, 0, 0, 0, 0] and out[0][1:] == g[1:]
     assert out[1] == [[0, 0, 0, 0], [5, 5, 5, 5], [0, 0, 0, 0]]
+
+
+def test_stamp_template_copies_the_object_onto_lone_pixels():
+    g = [[0] * 8 for _ in range(8)]
+    for (r, c), v in {(1, 1): 1, (1, 2): 2, (2, 2): 3, (3, 2): 3, (3, 3): 4, (5, 6): 5}.items():
+        g[r][c] = v                                     # a 3x3 template and a lone pixel
+    out, ok = run_plain("stamp_template", [g])
+    assert ok == [True]
+    assert out[0][:4] == g[:4]                          # the template stays
+    assert out[0][4:7] == [[0, 0, 0, 0, 0, 1, 2, 0],     # the pixel became the template's centre
+                           [0, 0, 0, 0, 0, 0, 3, 0],
+                           [0, 0, 0, 0, 0, 0, 3, 4]]
+    even = [[1, 1, 0, 0], [0, 0, 0, 5]]                  # a 1x2 template has no centre
+    two = [[1, 1, 1, 0, 0], [0, 0, 0, 0, 0], [2, 2, 2, 0, 5]]
+    _, ok = run_plain("stamp_template", [even, two, [[0, 4], [0, 0]]])
+    assert ok == [False, False, False]

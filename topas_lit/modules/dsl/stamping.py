@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, per_slot, register, same_size, shift
-from topas_lit.modules.dsl.components import bg_regions, fit_choice, match_targets
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD
+from topas_lit.modules.dsl.components import bg_regions, components, fit_choice, match_targets, obj_box
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords
 from topas_lit.modules.dsl.painting import _neighbours, bg_of, fg_of
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
@@ -145,3 +145,39 @@ def extend_tails(g: GridBatch):
     painted = hi >= 0
     clash = (painted & (hi != lo)).flatten(1).any(1)
     return torch.where(painted, hi, g.cells), g.size, painted.flatten(1).any(1) & ~clash
+
+
+TEMPLATE = 5   # largest template side copied by ``stamp_template``
+
+
+@register("stamp_template", FAMILY)
+def stamp_template(g: GridBatch):
+    """The one object of several cells (8-connected, multicolour; odd sides up to 5) is copied centred on every lone
+    pixel, the pixel itself replaced by the template's centre. Template background cells paint nothing."""
+    c = components(g, diag=True, multi=True)
+    n, s, dev = len(g), g.side, g.cells.device
+    big = c.is_obj & (c.count > 1)
+    lab = big.long().argmax(1)
+    top, left, h, w = obj_box(c, lab)
+    ok = (big.sum(1) == 1) & (h % 2 == 1) & (w % 2 == 1) & (h <= TEMPLATE) & (w <= TEMPLATE)
+    marker = c.cell(c.is_obj & (c.count == 1), False)                      # [N, s, s] lone pixels
+    rows, cols = coords(s, dev)
+    part = c.label == lab[:, None, None]                                   # the template's own cells
+    out = torch.where(marker, BG, g.cells)
+    hi = torch.full_like(out, -1)
+    lo = torch.full_like(out, N_COLOURS)
+    half = TEMPLATE // 2
+    for dr in range(-half, half + 1):
+        for dc in range(-half, half + 1):
+            src_r, src_c = top + h // 2 + dr, left + w // 2 + dc              # the template cell at offset (dr, dc)
+            inb = (dr >= -(h // 2)) & (dr <= h // 2) & (dc >= -(w // 2)) & (dc <= w // 2)
+            flat = (src_r.clamp(0, s - 1) * s + src_c.clamp(0, s - 1))[:, None]
+            colour = g.cells.reshape(n, -1).gather(1, flat)[:, 0].long().clamp(max=N_COLOURS - 1)
+            mine = part.reshape(n, -1).gather(1, flat)[:, 0] & inb
+            on = shift(marker, -dr, -dc, False) & (mine & (colour != BG))[:, None, None] & g.inside
+            hi = torch.where(on, torch.maximum(hi, colour[:, None, None]), hi)
+            lo = torch.where(on, torch.minimum(lo, colour[:, None, None]), lo)
+    painted = hi >= 0
+    clash = (painted & (hi != lo)).flatten(1).any(1)
+    out = torch.where(painted, hi, out)
+    return out, g.size, ok & marker.flatten(1).any(1) & ~clash
