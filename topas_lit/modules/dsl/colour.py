@@ -52,20 +52,26 @@ def same_size(size: Tensor, demos: DemoTargets) -> Tensor:
     return (eq | ~demos.has_target).all(1)
 
 
-def fit_keys(key: Tensor, mask: Tensor, demos: DemoTargets, n_keys: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Fit a function key -> demo target colour over the cells in ``mask``, per candidate.
-
-    ``key [N, s, s]`` long in 0..n_keys-1 (clamped), ``mask [N, s, s]`` bool; only ``has_target`` slots count.
-    Returns (value [M, n_keys], seen [M, n_keys], ok [M]); ok requires every seen key to meet one colour 0..9
-    (a PAD target, i.e. a cell outside the demo output, is never ok). Counts (key, colour) pairs in an int32 table
-    [M, n_keys, 11] by scatter_add (faster on the GPU than min/max scatters, which contend on few keys).
-    """
+def key_colours(key: Tensor, mask: Tensor, demos: DemoTargets, n_keys: int) -> Tensor:
+    """[M, n_keys, 11] bool: which demo target colours (10 = PAD, a cell outside the demo output) each key meets over
+    the cells in ``mask``, per candidate; only ``has_target`` slots count. ``key [N, s, s]`` long in 0..n_keys-1
+    (clamped). Counts (key, colour) pairs in an int32 table by scatter_add (faster on the GPU than min/max scatters,
+    which contend on few keys)."""
     m, g = demos.has_target.shape
     tgt = demos.target.reshape(m, -1).long().clamp(0, PAD)
     use = (mask.reshape(m, g, -1) & demos.has_target[:, :, None]).reshape(m, -1)
     idx = key.reshape(m, -1).clamp(0, n_keys - 1) * (PAD + 1) + tgt
     table = torch.zeros(m, n_keys * (PAD + 1), dtype=torch.int32, device=key.device)
-    nz = table.scatter_add_(1, idx, use.int()).view(m, n_keys, PAD + 1) > 0
+    return table.scatter_add_(1, idx, use.int()).view(m, n_keys, PAD + 1) > 0
+
+
+def fit_keys(key: Tensor, mask: Tensor, demos: DemoTargets, n_keys: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Fit a function key -> demo target colour over the cells in ``mask``, per candidate (``key_colours``).
+
+    Returns (value [M, n_keys], seen [M, n_keys], ok [M]); ok requires every seen key to meet one colour 0..9
+    (a PAD target, i.e. a cell outside the demo output, is never ok).
+    """
+    nz = key_colours(key, mask, demos, n_keys)
     seen = nz.any(-1)
     ok = ((nz[..., :NC].sum(-1) <= 1) & ~nz[..., PAD]).all(-1)
     return nz[..., :NC].int().argmax(-1), seen, ok

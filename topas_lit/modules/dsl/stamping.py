@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, per_slot, register, same_size, shift
+from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, key_colours, per_slot, register, same_size, shift
 from topas_lit.modules.dsl.components import bg_regions, components, fit_choice, match_targets, obj_box
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords
 from topas_lit.modules.dsl.painting import _neighbours, bg_of, fg_of
@@ -25,14 +25,25 @@ def fit_table(key: Tensor, mask: Tensor, demos: DemoTargets, n_keys: int) -> tup
 
     ``single``: the key met exactly one colour 0..9 and never PAD (a cell outside a demo output). Unlike
     ``colour.fit_keys`` an inconsistent key does not fail the whole fit: the caller decides what it paints."""
-    m, g = demos.has_target.shape
-    tgt = demos.target.reshape(m, -1).long().clamp(0, PAD)
-    use = (mask.reshape(m, g, -1) & demos.has_target[:, :, None]).reshape(m, -1)
-    idx = key.reshape(m, -1).clamp(0, n_keys - 1) * (PAD + 1) + tgt
-    table = torch.zeros(m, n_keys * (PAD + 1), dtype=torch.int32, device=key.device)
-    nz = table.scatter_add_(1, idx, use.int()).view(m, n_keys, PAD + 1) > 0
+    nz = key_colours(key, mask, demos, n_keys)
     single = (nz[..., :N_COLOURS].sum(-1) == 1) & ~nz[..., PAD]
     return nz[..., :N_COLOURS].int().argmax(-1), single
+
+
+def _claim(hi: Tensor, lo: Tensor, on: Tensor, colour: Tensor) -> tuple[Tensor, Tensor]:
+    """Record a paint of ``colour`` on the cells ``on``: the largest and smallest colour claimed per cell."""
+    return torch.where(on, torch.maximum(hi, colour), hi), torch.where(on, torch.minimum(lo, colour), lo)
+
+
+def _claims(g: GridBatch) -> tuple[Tensor, Tensor]:
+    """Empty claims (hi -1, lo N_COLOURS) for ``_claim``."""
+    return torch.full_like(g.cells, -1, dtype=torch.long), torch.full_like(g.cells, N_COLOURS, dtype=torch.long)
+
+
+def _painted(cells: Tensor, hi: Tensor, lo: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(cells with every claimed cell painted, painted [N, s, s], clash [N]: a cell claimed by two colours)."""
+    painted = hi >= 0
+    return torch.where(painted, hi, cells), painted, (painted & (hi != lo)).flatten(1).any(1)
 
 
 @register("stamp3x3_fit", FAMILY, fitted=True)
@@ -44,8 +55,7 @@ def stamp3x3_fit(g: GridBatch, demos: DemoTargets):
     n, gs = len(g), demos.slots
     fg, bg = fg_of(g), bg_of(g)
     src = torch.where(fg, g.cells, 0).long().clamp(max=N_COLOURS - 1)   # (a stray PAD inside: junk, never ok)
-    hi = torch.full_like(src, -1)
-    lo = torch.full_like(src, N_COLOURS)
+    hi, lo = _claims(g)
     for dr, dc in OFFSETS:
         key = shift(src, -dr, -dc, 0)                       # colour of the source cell at offset -(dr, dc), 0: none
         near = bg & (key > 0)
@@ -55,11 +65,8 @@ def stamp3x3_fit(g: GridBatch, demos: DemoTargets):
         flat = key.reshape(n, -1)
         on = paint.gather(1, flat).view_as(key) & near
         colour = value.gather(1, flat).view_as(key)
-        hi = torch.where(on, torch.maximum(hi, colour), hi)
-        lo = torch.where(on, torch.minimum(lo, colour), lo)
-    painted = hi >= 0
-    out = torch.where(painted, hi, g.cells)
-    clash = (painted & (hi != lo)).flatten(1).any(1)
+        hi, lo = _claim(hi, lo, on, colour)
+    out, _, clash = _painted(g.cells, hi, lo)
     ok = per_slot(same_size(g.size, demos), gs) & ~clash & changed(g.cells, out, gs)
     return out, g.size, ok
 
@@ -111,17 +118,14 @@ def rays_to_objects(g: GridBatch):
     lone = fg & ~_neighbours(fg, ORTHO + DIAG)
     colour = g.cells.long().clamp(max=N_COLOURS - 1)
     code = torch.where(fg, colour + torch.where(lone, N_COLOURS, 0), -1).to(torch.int8)  # colour (+10: lone)
-    hi = torch.full_like(g.cells, -1)
-    lo = torch.full_like(g.cells, N_COLOURS)
+    hi, lo = _claims(g)
     for dr, dc in ORTHO:
         back, ahead = _first_code(code, -dr, -dc).long(), _first_code(code, dr, dc).long()
         on = bg & (back >= N_COLOURS) & (ahead >= 0) & (ahead < N_COLOURS)
         colour = back - N_COLOURS
-        hi = torch.where(on, torch.maximum(hi, colour), hi)
-        lo = torch.where(on, torch.minimum(lo, colour), lo)
-    painted = hi >= 0
-    clash = (painted & (hi != lo)).flatten(1).any(1)
-    return torch.where(painted, hi, g.cells), g.size, painted.flatten(1).any(1) & ~clash
+        hi, lo = _claim(hi, lo, on, colour)
+    out, painted, clash = _painted(g.cells, hi, lo)
+    return out, g.size, painted.flatten(1).any(1) & ~clash
 
 
 @register("extend_tails", FAMILY)
@@ -133,18 +137,15 @@ def extend_tails(g: GridBatch):
     count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
     tail = fg & (count == 1)
     colour = g.cells.long().clamp(max=N_COLOURS - 1)
-    hi = torch.full_like(colour, -1)
-    lo = torch.full_like(colour, N_COLOURS)
+    hi, lo = _claims(g)
     for dr, dc in ORTHO + DIAG:
-        src = tail & shift(fg, dr, dc, False)            # its one neighbour lies at (dr, dc): the ray goes the other way
+        src = tail & shift(fg, dr, dc, False)            # its one neighbour at (dr, dc): the ray goes the other way
         code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
         back = _first_code(code, dr, dc).long()          # from a cell on the ray, the source lies along (dr, dc)
         on = bg & (back >= N_COLOURS)
-        hi = torch.where(on, torch.maximum(hi, back - N_COLOURS), hi)
-        lo = torch.where(on, torch.minimum(lo, back - N_COLOURS), lo)
-    painted = hi >= 0
-    clash = (painted & (hi != lo)).flatten(1).any(1)
-    return torch.where(painted, hi, g.cells), g.size, painted.flatten(1).any(1) & ~clash
+        hi, lo = _claim(hi, lo, on, back - N_COLOURS)
+    out, painted, clash = _painted(g.cells, hi, lo)
+    return out, g.size, painted.flatten(1).any(1) & ~clash
 
 
 TEMPLATE = 5   # largest template side copied by ``stamp_template``
@@ -164,8 +165,7 @@ def stamp_template(g: GridBatch):
     rows, cols = coords(s, dev)
     part = c.label == lab[:, None, None]                                   # the template's own cells
     out = torch.where(marker, BG, g.cells)
-    hi = torch.full_like(out, -1)
-    lo = torch.full_like(out, N_COLOURS)
+    hi, lo = _claims(g)
     half = TEMPLATE // 2
     for dr in range(-half, half + 1):
         for dc in range(-half, half + 1):
@@ -175,9 +175,6 @@ def stamp_template(g: GridBatch):
             colour = g.cells.reshape(n, -1).gather(1, flat)[:, 0].long().clamp(max=N_COLOURS - 1)
             mine = part.reshape(n, -1).gather(1, flat)[:, 0] & inb
             on = shift(marker, -dr, -dc, False) & (mine & (colour != BG))[:, None, None] & g.inside
-            hi = torch.where(on, torch.maximum(hi, colour[:, None, None]), hi)
-            lo = torch.where(on, torch.minimum(lo, colour[:, None, None]), lo)
-    painted = hi >= 0
-    clash = (painted & (hi != lo)).flatten(1).any(1)
-    out = torch.where(painted, hi, out)
+            hi, lo = _claim(hi, lo, on, colour[:, None, None])
+    out, _, clash = _painted(out, hi, lo)
     return out, g.size, ok & marker.flatten(1).any(1) & ~clash
