@@ -34,7 +34,7 @@ def panels_broadcast(g: GridBatch):
     """Equal panels of which exactly one holds non-background cells: every panel becomes a copy of it (separators
     kept)."""
     p = panels(g)
-    n, dev, s = len(g), g.cells.device, g.side
+    n, s = len(g), g.side
     k = p.cell_panel()
     on = k >= 0
     cnt = _panel_table(p, on & g.inside & (g.cells != BG))                          # [N, RUNS * RUNS]

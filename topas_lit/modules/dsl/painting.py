@@ -24,21 +24,34 @@ def bg_of(g: GridBatch) -> Tensor:
     return g.inside & (g.cells == BG)
 
 
+def first_code(code: Tensor, dr: int, dc: int) -> Tensor:
+    """For every cell, the code (>= 0) of the first cell with a code seen looking along (dr, dc), -1 if none
+    (``code [N, s, s]`` int8, -1 where a cell has none). Pointer doubling: 5 shifts cover the board."""
+    v = shift(code, dr, dc, -1)
+    step = 1
+    for _ in range(5):
+        v = torch.where(v >= 0, v, shift(v, dr * step, dc * step, -1))
+        step *= 2
+    return v
+
+
 def first_hit(g: GridBatch, dr: int, dc: int, dist: bool = False):
     """Colour [N, s, s] (-1 if none) of the first non-background cell seen from each cell looking along
     (dr, dc), and with ``dist`` also its distance (FAR if none). Pointer doubling in int8: 5 shifts cover the
     board. Cached per GridBatch."""
 
     def compute():
-        v = shift(torch.where(fg_of(g), g.cells, -1).to(torch.int8), dr, dc, -1)
-        d = torch.where(v >= 0, 1, FAR).to(torch.int8) if dist else None
+        code = torch.where(fg_of(g), g.cells, -1).to(torch.int8)
+        if not dist:
+            return first_code(code, dr, dc)
+        v = shift(code, dr, dc, -1)
+        d = torch.where(v >= 0, 1, FAR).to(torch.int8)
         step = 1
         for _ in range(5):
-            if dist:
-                d = torch.where(v >= 0, d, (shift(d, dr * step, dc * step, FAR) + step).clamp(max=FAR))
+            d = torch.where(v >= 0, d, (shift(d, dr * step, dc * step, FAR) + step).clamp(max=FAR))
             v = torch.where(v >= 0, v, shift(v, dr * step, dc * step, -1))
             step *= 2
-        return (v, d) if dist else v
+        return v, d
 
     return g.cached(f"painting.first_hit{dr},{dc},{dist}", compute)
 

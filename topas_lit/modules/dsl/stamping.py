@@ -12,8 +12,8 @@ from torch import Tensor
 
 from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, key_colours, per_slot, register, same_size, shift
 from topas_lit.modules.dsl.components import bg_regions, components, fit_choice, match_targets, obj_box
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords
-from topas_lit.modules.dsl.painting import _neighbours, bg_of, fg_of
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD
+from topas_lit.modules.dsl.painting import _neighbours, bg_of, fg_of, first_code
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
 FAMILY = "stamping"
@@ -98,17 +98,6 @@ def flood_from_colour_fit(g: GridBatch, demos: DemoTargets):
     return cells, size, has & per_slot(exact, demos.slots)
 
 
-def _first_code(code: Tensor, dr: int, dc: int) -> Tensor:
-    """For every cell, the code (>= 0) of the first cell with a code seen looking along (dr, dc), -1 if none:
-    pointer doubling as ``painting.first_hit`` (5 shifts cover 30 cells)."""
-    v = shift(code, dr, dc, -1)
-    step = 1
-    for _ in range(5):
-        v = torch.where(v >= 0, v, shift(v, dr * step, dc * step, -1))
-        step *= 2
-    return v
-
-
 @register("rays_to_objects", FAMILY)
 def rays_to_objects(g: GridBatch):
     """Every lone pixel (no non-background 8-neighbour) casts rays of its colour in the 4 orthogonal directions,
@@ -120,7 +109,7 @@ def rays_to_objects(g: GridBatch):
     code = torch.where(fg, colour + torch.where(lone, N_COLOURS, 0), -1).to(torch.int8)  # colour (+10: lone)
     hi, lo = _claims(g)
     for dr, dc in ORTHO:
-        back, ahead = _first_code(code, -dr, -dc).long(), _first_code(code, dr, dc).long()
+        back, ahead = first_code(code, -dr, -dc).long(), first_code(code, dr, dc).long()
         on = bg & (back >= N_COLOURS) & (ahead >= 0) & (ahead < N_COLOURS)
         colour = back - N_COLOURS
         hi, lo = _claim(hi, lo, on, colour)
@@ -141,7 +130,7 @@ def extend_tails(g: GridBatch):
     for dr, dc in ORTHO + DIAG:
         src = tail & shift(fg, dr, dc, False)            # its one neighbour at (dr, dc): the ray goes the other way
         code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
-        back = _first_code(code, dr, dc).long()          # from a cell on the ray, the source lies along (dr, dc)
+        back = first_code(code, dr, dc).long()          # from a cell on the ray, the source lies along (dr, dc)
         on = bg & (back >= N_COLOURS)
         hi, lo = _claim(hi, lo, on, back - N_COLOURS)
     out, painted, clash = _painted(g.cells, hi, lo)
@@ -156,13 +145,12 @@ def stamp_template(g: GridBatch):
     """The one object of several cells (8-connected, multicolour; odd sides up to 5) is copied centred on every lone
     pixel, the pixel itself replaced by the template's centre. Template background cells paint nothing."""
     c = components(g, diag=True, multi=True)
-    n, s, dev = len(g), g.side, g.cells.device
+    n, s = len(g), g.side
     big = c.is_obj & (c.count > 1)
     lab = big.long().argmax(1)
     top, left, h, w = obj_box(c, lab)
     ok = (big.sum(1) == 1) & (h % 2 == 1) & (w % 2 == 1) & (h <= TEMPLATE) & (w <= TEMPLATE)
     marker = c.cell(c.is_obj & (c.count == 1), False)                      # [N, s, s] lone pixels
-    rows, cols = coords(s, dev)
     part = c.label == lab[:, None, None]                                   # the template's own cells
     out = torch.where(marker, BG, g.cells)
     hi, lo = _claims(g)
