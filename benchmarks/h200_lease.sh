@@ -13,6 +13,12 @@
 #                                            rail=gpu on ARC-AGI-1 eval, ARC-AGI-2 eval, ARC-AGI-1 train and the
 #                                            development split, the beam-width sweep and depth 4 on the development
 #                                            split, then the GPU tests; one at a time, beside the table's runs
+#   bash benchmarks/h200_lease.sh issue15    the search engine's figures alone on a whole GPU (no training beside
+#                                            it), detached, polled up to WAIT s (default 540): the budget sweep on
+#                                            the development split picks the GPU budget (most development tasks
+#                                            solved, ties: the cheaper; rule fixed before the run), then
+#                                            ARC-AGI-1 eval, ARC-AGI-2 eval, ARC-AGI-1 train at rail=gpu and at the
+#                                            chosen budget, v1 vs v2 side by side, the GPU tests
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -93,6 +99,29 @@ search_queue() {  # the search alone (no model): pass@2, candidates/s, wall; one
   touch "$R/search.finished"
 }
 
+solo_queue() {  # issue 15 on a whole GPU: the development sweep chooses the budget, then the held-out sets
+  local er="$PY scripts/eval_rails.py --device cuda" best="rail=gpu" best_n=-1 name spec n
+  for spec in "dev_gpu:rail=gpu" "dev_deep:rail=gpu_deep" \
+      "dev_w256:rail=gpu rail.beam_width=256 rail.policy_topk=256" \
+      "dev_deep_w256:rail=gpu_deep rail.beam_width=256 rail.policy_topk=256"; do
+    name=${spec%%:*}
+    step "search_$name" 300 $er --split train --dev --out "$R/search_$name.jsonl" ${spec#*:}
+    n=$(grep -o "per task: *[0-9.]* ([0-9]*" "$R/search_$name.log" | grep -o "[0-9]*$")
+    if [ -n "$n" ] && [ "$n" -gt "$best_n" ]; then best_n=$n; best=${spec#*:}; fi
+  done
+  echo "chosen on the development split: $best ($best_n tasks)" >> "$R/progress.txt"
+  for set in "arc1 eval" "arc2 eval" "arc1 train"; do
+    set -- $set
+    step "search_${1}_${2}" 300 $er --version $1 --split $2 --out "$R/search_${1}_${2}.jsonl" rail=gpu
+    [ "$best" != "rail=gpu" ] && step "search_${1}_${2}_best" 300 $er --version $1 --split $2 \
+      --out "$R/search_${1}_${2}_best.jsonl" $best
+  done
+  step search_speed 300 $PY benchmarks/search_speed.py --device cuda --version arc1 --split eval --limit 100 \
+    --no-write rail=gpu
+  step gpu_tests 420 $PY -m pytest -q -p no:cacheprovider tests/gpu
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -145,6 +174,14 @@ search)
   setsid nohup bash -c "$(declare -f step search_queue); R=$R PY=$PY; search_queue" > "$R/search_queue.out" 2>&1 \
     < /dev/null &
   sleep "${WAIT:-60}"
+  status ;;
+issue15)
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+  rm -rf "$R" && mkdir -p "$R"
+  setsid nohup bash -c "$(declare -f step solo_queue); R=$R PY=$PY; solo_queue" > "$R/solo_queue.out" 2>&1 \
+    < /dev/null &
+  end=$(( $(date +%s) + ${WAIT:-540} ))
+  while [ ! -f "$R/solo.finished" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 5; done
   status ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
