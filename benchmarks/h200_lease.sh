@@ -116,6 +116,7 @@ solo_queue() {  # issue 15 on a whole GPU: the development sweep chooses the bud
     [ "$best" != "rail=gpu" ] && step "search_${1}_${2}_best" 300 $er --version $1 --split $2 \
       --out "$R/search_${1}_${2}_best.jsonl" $best
   done
+  [ "${SOLO_TAIL:-1}" = 1 ] || { touch "$R/solo.finished"; return; }   # SOLO_TAIL=0: the search figures only
   step search_speed 300 $PY benchmarks/search_speed.py --device cuda --version arc1 --split eval --limit 100 \
     --no-write rail=gpu
   step gpu_tests 420 $PY -m pytest -q -p no:cacheprovider tests/gpu
@@ -178,7 +179,7 @@ search)
 issue15)
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
-  setsid nohup bash -c "$(declare -f step solo_queue); R=$R PY=$PY; solo_queue" > "$R/solo_queue.out" 2>&1 \
+  setsid nohup bash -c "$(declare -f step solo_queue); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1}; solo_queue" > "$R/solo_queue.out" 2>&1 \
     < /dev/null &
   end=$(( $(date +%s) + ${WAIT:-540} ))
   while [ ! -f "$R/solo.finished" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 5; done
