@@ -152,7 +152,8 @@ def slide_to_anchor_fit(g: GridBatch, demos: DemoTargets):
     plain, ok1 = place(g, label, mover, anchor, pick_d, steps, None)
     tinted, ok2 = place(g, label, mover, anchor, pick_d, steps, hitcol)
     e1, _ = match_targets(plain, g.size, ok & ok1, demos)
-    use = per_slot(~e1, demos.slots)
+    e2, _ = match_targets(tinted, g.size, ok & ok2, demos)
+    use = per_slot(~e1 & e2, demos.slots)            # the anchor's colour only where it alone fits the demos
     out = torch.where(use[:, None, None], tinted, plain)
     ok = ok & torch.where(use, ok2, ok1)
     return out, g.size, ok & changed(g.cells, out, demos.slots)

@@ -1,0 +1,63 @@
+"""Moving primitives: objects slide as rigid wholes toward the fitted anchor colours."""
+from dsl_helpers import run_fit
+
+
+def test_slide_to_anchor_fit_slides_a_shape_until_contact():
+    a = [[0, 2, 0, 0, 0, 0],
+         [2, 2, 0, 0, 8, 0],
+         [0, 0, 0, 0, 8, 0],
+         [0, 0, 0, 0, 0, 0]]
+    a_out = [[0, 0, 0, 2, 0, 0],                    # the red shape slides right until it touches the cyan bar
+             [0, 0, 2, 2, 8, 0],
+             [0, 0, 0, 0, 8, 0],
+             [0, 0, 0, 0, 0, 0]]
+    test = [[0, 0, 0, 0, 0],
+            [0, 8, 8, 8, 0],
+            [0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0],
+            [0, 0, 3, 0, 0],
+            [0, 0, 3, 3, 0]]
+    out, ok = run_fit("slide_to_anchor_fit", [[(a, a_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1] == [[0, 0, 0, 0, 0],              # a mover of a colour no demo showed moves too (up)
+                      [0, 8, 8, 8, 0],
+                      [0, 0, 3, 0, 0],
+                      [0, 0, 3, 3, 0],
+                      [0, 0, 0, 0, 0],
+                      [0, 0, 0, 0, 0]]
+
+
+def test_slide_to_anchor_fit_stacks_pixels_prefers_orthogonal_and_can_take_the_anchor_colour():
+    a = [[0, 0, 0, 0, 0, 0, 0],
+         [0, 5, 5, 0, 1, 0, 1],
+         [0, 5, 5, 0, 0, 0, 0],
+         [0, 0, 0, 0, 0, 0, 0],
+         [1, 0, 0, 0, 0, 0, 0]]
+    a_out = [[0, 0, 0, 0, 0, 0, 0],                 # pixels stack against the block and take its colour;
+             [0, 5, 5, 5, 5, 0, 0],                 # the diagonal pixel comes up to the corner
+             [0, 5, 5, 0, 0, 0, 0],
+             [0, 5, 0, 0, 0, 0, 0],
+             [0, 0, 0, 0, 0, 0, 0]]
+    out, ok = run_fit("slide_to_anchor_fit", [[(a, a_out)]])
+    assert ok == [True]
+    assert out[0] == a_out
+    lost = [[0, 5, 0], [0, 0, 0], [1, 0, 0]]       # the pixel sees no anchor along any ray: not ok
+    _, ok = run_fit("slide_to_anchor_fit", [[(a, a_out), (lost, None)]])
+    assert ok == [True, False]
+
+
+def test_slide_to_anchor_fit_needs_an_anchor_and_a_change():
+    a = [[0, 2, 0], [0, 0, 0], [0, 4, 0]]
+    _, ok = run_fit("slide_to_anchor_fit", [[(a, a)]])      # nothing moves in the demo: every colour an anchor
+    assert ok == [False]
+
+
+def test_step_to_anchor_fit_moves_one_cell():
+    a = [[3, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 4]]
+    a_out = [[0, 0, 0, 0], [0, 3, 0, 0], [0, 0, 0, 0], [0, 0, 0, 4]]
+    test = [[0, 0, 0, 0, 0], [4, 0, 0, 0, 3], [0, 0, 0, 0, 0]]
+    out, ok = run_fit("step_to_anchor_fit", [[(a, a_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1] == [[0, 0, 0, 0, 0], [4, 0, 0, 3, 0], [0, 0, 0, 0, 0]]
+    out, _ = run_fit("slide_to_anchor_fit", [[(a, a_out)]])  # sliding to contact goes further
+    assert out[0] == [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 3, 0], [0, 0, 0, 4]]
