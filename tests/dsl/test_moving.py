@@ -61,3 +61,27 @@ def test_step_to_anchor_fit_moves_one_cell():
     assert out[1] == [[0, 0, 0, 0, 0], [4, 0, 0, 3, 0], [0, 0, 0, 0, 0]]
     out, _ = run_fit("slide_to_anchor_fit", [[(a, a_out)]])  # sliding to contact goes further
     assert out[0] == [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 3, 0], [0, 0, 0, 4]]
+
+
+def test_pull_pixels_to_colour_pulls_pixels_to_the_line_of_their_colour():
+    from dsl_helpers import run_plain
+    a = [[0, 0, 3, 0, 0, 4, 0, 0],
+         [0, 0, 3, 0, 0, 4, 0, 3],      # the 3 passes over the yellow line to reach the green one
+         [4, 0, 3, 0, 0, 4, 0, 0],      # the 4 passes over the green line
+         [0, 0, 3, 0, 0, 4, 2, 0],      # no red line: the 2 vanishes
+         [0, 0, 3, 0, 0, 4, 0, 0]]
+    out, ok = run_plain("pull_pixels_to_colour", [a])
+    assert ok == [True]
+    assert out[0] == [[0, 0, 3, 0, 0, 4, 0, 0],
+                      [0, 0, 3, 3, 0, 4, 0, 0],
+                      [0, 0, 3, 0, 4, 4, 0, 0],
+                      [0, 0, 3, 0, 0, 4, 0, 0],
+                      [0, 0, 3, 0, 0, 4, 0, 0]]
+    line, gap = [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]
+    tie = [line, gap, gap, [0, 0, 1, 0, 0], gap, gap, line]   # the lone 1 sees a blue line 3 up and 3 down
+    near = [line, gap, [0, 0, 1, 0, 0], gap, gap, gap, line]  # 2 up, 4 down: pulled up
+    out, ok = run_plain("pull_pixels_to_colour", [near])
+    assert ok == [True]
+    assert out[0] == [line, [0, 0, 1, 0, 0], gap, gap, gap, gap, line]
+    _, ok = run_plain("pull_pixels_to_colour", [tie, [[0, 5], [0, 0]]])
+    assert ok == [False, False]          # a tie; no line at all

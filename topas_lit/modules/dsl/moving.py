@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, key_colours, per_slot, register, same_size, shift
-from topas_lit.modules.dsl.components import label_components, match_targets
+from topas_lit.modules.dsl.components import components, label_components, match_targets
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
@@ -105,8 +105,10 @@ DIRS = torch.tensor(ORTHO + DIAG)
 
 
 def place(g: GridBatch, label: Tensor, mover: Tensor, anchor: Tensor, pick_d: Tensor, steps: Tensor,
-          recolour: Tensor | None):
-    """Move every mover object by ``steps`` (per object) along its direction ``pick_d``: (cells, ok)."""
+          recolour: Tensor | None, keep: Tensor | None = None):
+    """Move every mover object by ``steps`` (per object, indexed by ``label [N, s*s]``) along its direction
+    ``pick_d`` (an index into ORTHO + DIAG), optionally recoloured (per object); movers off ``keep`` are erased.
+    Returns (cells, ok): not ok where a mover lands on an anchor, off the grid or on another of a different colour."""
     n, s = len(g), g.side
     nc = s * s
     dev = g.cells.device
@@ -118,7 +120,8 @@ def place(g: GridBatch, label: Tensor, mover: Tensor, anchor: Tensor, pick_d: Te
     r = idx // s + dirs[:, 0][d] * k
     c = idx % s + dirs[:, 1][d] * k
     h, w = g.size[:, 0, None], g.size[:, 1, None]
-    mflat = mover.reshape(n, nc)
+    erase = mover.reshape(n, nc)
+    mflat = erase if keep is None else erase & keep.reshape(n, nc)
     inb = (r >= 0) & (c >= 0) & (r < h) & (c < w)
     dest = torch.where(mflat & inb, r.clamp(0, s - 1) * s + c.clamp(0, s - 1), nc)
     colour = g.cells.reshape(n, nc).long()
@@ -127,10 +130,8 @@ def place(g: GridBatch, label: Tensor, mover: Tensor, anchor: Tensor, pick_d: Te
     hi = torch.full((n, nc + 1), -1, dtype=torch.long, device=dev).scatter_reduce(1, dest, colour, "amax")[:, :nc]
     lo = torch.full((n, nc + 1), PAD, dtype=torch.long, device=dev).scatter_reduce(1, dest, colour, "amin")[:, :nc]
     placed = hi >= 0
-    aflat = anchor.reshape(n, nc)
-    clash = (placed & ((hi != lo) | aflat)).any(1) | (mflat & ~inb).any(1)
-    base = torch.where(mflat, BG, g.cells.reshape(n, nc))
-    out = torch.where(placed, hi, base).view(n, s, s)
+    clash = (placed & ((hi != lo) | anchor.reshape(n, nc))).any(1) | (mflat & ~inb).any(1)
+    out = torch.where(placed, hi, torch.where(erase, BG, g.cells.reshape(n, nc))).view(n, s, s)
     return out, ~clash
 
 
@@ -165,3 +166,46 @@ def step_to_anchor_fit(g: GridBatch, demos: DemoTargets):
     label, mover, anchor, pick_d, steps, _, ok = _moved(g, demos, True)
     out, ok1 = place(g, label, mover, anchor, pick_d, steps, None)
     return out, g.size, ok & ok1 & changed(g.cells, out, demos.slots)
+
+
+def _next_on(a: Tensor, dim: int, forward: bool) -> Tensor:
+    """Per cell, the distance along ``dim`` (1 rows, 2 columns) to the nearest cell of ``a [N, s, s]`` strictly ahead
+    (``forward``: larger index) or behind; FAR (or more) if none. int16."""
+    s = a.shape[-1]
+    idx = torch.arange(s, device=a.device, dtype=torch.int16)
+    pos = idx.view(1, s, 1) if dim == 1 else idx.view(1, 1, s)
+    if forward:
+        nxt = torch.where(a, pos, FAR + s).flip(dim).cummin(dim).values.flip(dim)
+        nxt = shift(nxt, 1 if dim == 1 else 0, 1 if dim == 2 else 0, FAR + s)
+        return nxt - pos
+    prv = torch.where(a, pos, -FAR).cummax(dim).values
+    prv = shift(prv, -1 if dim == 1 else 0, -1 if dim == 2 else 0, -FAR)
+    return pos - prv
+
+
+@register("pull_pixels_to_colour", FAMILY)
+def pull_pixels_to_colour(g: GridBatch):
+    """Lone pixels (8-connected objects of one cell) are pulled along the nearest orthogonal ray that meets a larger
+    object of their own colour (passing over anything else) until they touch it; pixels that see none vanish. Not ok
+    where a pixel sees two such objects at the same distance, where no larger object exists or nothing changes."""
+    n, s = len(g), g.side
+    nc = s * s
+    comp = components(g, diag=True, multi=False)
+    fg = comp.fg
+    pixel = comp.cell(comp.count == 1, False)
+    big = fg & ~pixel
+    dist = [torch.full((n, s, s), FAR, dtype=torch.int16, device=g.cells.device) for _ in ORTHO]
+    for c in range(1, N_COLOURS):
+        own = g.cells == c
+        a, mine = big & own, pixel & own
+        for k, (dim, forward) in enumerate(((1, True), (1, False), (2, True), (2, False))):   # ORTHO's order
+            dist[k] = torch.where(mine, _next_on(a, dim, forward), dist[k])
+    dist = torch.stack(dist, 0).clamp(max=FAR)
+    best = dist.amin(0)
+    tie = pixel & (best < FAR) & ((dist == best).sum(0) > 1)
+    pick = dist.argmin(0).reshape(n, nc)
+    steps = (best.long() - 1).clamp(min=0).reshape(n, nc)
+    label = torch.arange(nc, device=g.cells.device).expand(n, nc)
+    out, ok = place(g, label, pixel, big, pick, steps, None, keep=pixel & (best < FAR))
+    ok = ok & ~tie.flatten(1).any(1) & big.flatten(1).any(1) & pixel.flatten(1).any(1)
+    return out, g.size, ok & changed(g.cells, out)
