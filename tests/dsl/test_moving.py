@@ -85,3 +85,42 @@ def test_pull_pixels_to_colour_pulls_pixels_to_the_line_of_their_colour():
     assert out[0] == [line, [0, 0, 1, 0, 0], gap, gap, gap, gap, line]
     _, ok = run_plain("pull_pixels_to_colour", [tie, [[0, 5], [0, 0]]])
     assert ok == [False, False]          # a tie; no line at all
+
+
+def test_centre_on_anchor_fit_centres_the_movers_in_the_anchor_box():
+    a = [[3, 0, 0, 0, 3],
+         [2, 2, 0, 0, 0],
+         [0, 2, 0, 0, 0],
+         [0, 0, 0, 0, 0],
+         [3, 0, 0, 0, 3]]
+    a_out = [[3, 0, 0, 0, 3],
+             [0, 0, 0, 0, 0],
+             [0, 2, 2, 0, 0],                     # a 2x2 box cannot be centred in a 5x5 frame
+             [0, 0, 2, 0, 0],
+             [3, 0, 0, 0, 3]]
+    _, ok = run_fit("centre_on_anchor_fit", [[(a, a_out)]])
+    assert ok == [False]                          # the centres differ by half a cell
+    b = [[3, 0, 0, 0, 0, 3],
+         [0, 0, 0, 0, 0, 0],
+         [0, 0, 0, 0, 0, 0],
+         [0, 0, 0, 0, 0, 0],
+         [0, 0, 0, 0, 6, 6],
+         [3, 0, 0, 0, 6, 3]]
+    b_out = [[3, 0, 0, 0, 0, 3],
+             [0, 0, 0, 0, 0, 0],
+             [0, 0, 6, 6, 0, 0],
+             [0, 0, 6, 0, 0, 0],
+             [0, 0, 0, 0, 0, 0],
+             [3, 0, 0, 0, 0, 3]]
+    test = [[0, 0, 0, 0, 0],
+            [0, 3, 0, 3, 0],
+            [0, 0, 0, 0, 0],
+            [0, 3, 0, 3, 7],
+            [0, 0, 0, 0, 0]]
+    out, ok = run_fit("centre_on_anchor_fit", [[(b, b_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1] == [[0, 0, 0, 0, 0],
+                      [0, 3, 0, 3, 0],
+                      [0, 0, 7, 0, 0],
+                      [0, 3, 0, 3, 0],
+                      [0, 0, 0, 0, 0]]

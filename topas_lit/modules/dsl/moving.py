@@ -12,7 +12,7 @@ from torch import Tensor
 
 from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, key_colours, per_slot, register, same_size, shift
 from topas_lit.modules.dsl.components import components, label_components, match_targets
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, remap
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
 FAMILY = "moving"
@@ -209,3 +209,30 @@ def pull_pixels_to_colour(g: GridBatch):
     out, ok = place(g, label, pixel, big, pick, steps, None, keep=pixel & (best < FAR))
     ok = ok & ~tie.flatten(1).any(1) & big.flatten(1).any(1) & pixel.flatten(1).any(1)
     return out, g.size, ok & changed(g.cells, out)
+
+
+@register("centre_on_anchor_fit", FAMILY, fitted=True)
+def centre_on_anchor_fit(g: GridBatch, demos: DemoTargets):
+    """All movers (cells of the colours the demos move) translate together so that their bounding box is centred on
+    the anchors' (the colours never moved), e.g. a shape brought into the frame its corner marks span. Not ok where
+    the centres differ by half a cell, where a mover would land on an anchor or off the grid, or nothing moves."""
+    n, s = len(g), g.side
+    anchor_set = anchor_colours(g, demos)
+    colour = g.cells.long().clamp(0, N_COLOURS - 1)
+    fg = g.inside & (g.cells != BG)
+    anchor = fg & anchor_set.gather(1, colour.reshape(n, -1)).view_as(fg)
+    mover = fg & ~anchor
+    at, al, ah, aw, has_a = bbox(anchor)
+    mt, ml, mh, mw, has_m = bbox(mover)
+    twice_r, twice_c = 2 * at + ah - 2 * mt - mh, 2 * al + aw - 2 * ml - mw
+    dr, dc = twice_r // 2, twice_c // 2
+    rows, cols = coords(s, g.cells.device)
+    src_r, src_c = rows - dr[:, None, None], cols - dc[:, None, None]
+    take = (src_r >= 0) & (src_r < s) & (src_c >= 0) & (src_c < s) & g.inside
+    moved = remap(torch.where(mover, g.cells, -1), src_r, src_c, take, -1)
+    landed = moved >= 0
+    out = torch.where(landed, moved, torch.where(mover, BG, g.cells))
+    ok = has_a & has_m & (twice_r % 2 == 0) & (twice_c % 2 == 0)
+    ok = ok & (landed.flatten(1).sum(1) == mover.flatten(1).sum(1)) & ~(landed & anchor).flatten(1).any(1)
+    ok = ok & per_slot(same_size(g.size, demos), demos.slots)
+    return out, g.size, ok & changed(g.cells, out, demos.slots)
