@@ -29,30 +29,31 @@ def anchor_colours(g: GridBatch, demos: DemoTargets) -> Tensor:
     return per_slot(keep, demos.slots)
 
 
-def ray_scan(anchor: Tensor, mover: Tensor, colour: Tensor, dr: int, dc: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Per cell, looking along (dr, dc): distance to the first anchor cell (FAR if none), the number of mover cells
-    strictly before it and its colour. Pointer doubling over segments (5 doublings cover 32 cells)."""
-    found = shift(anchor, dr, dc, False)
-    dist = torch.where(found, 1, FAR).to(torch.int16)
-    cnt = torch.where(found, 0, shift(mover, dr, dc, False).to(torch.int16))
-    col = shift(colour, dr, dc, 0)
+DIRS = torch.tensor(ORTHO + DIAG)
+NOT_FOUND = 1 << 13   # flag of a ray segment that holds no anchor cell (packed int16: flag | distance << 6 | count)
+NO_KEY = 1 << 12      # a ray key of no hit (keys are (distance + DIAG_COST) * 8 + direction < NO_KEY)
+DIAG_COST = 100       # added to diagonal distances: an orthogonal hit always wins
+
+
+def ray_scan(anchor: Tensor, mover: Tensor, dr: int, dc: int) -> Tensor:
+    """Per cell, looking along (dr, dc), packed in int16: the distance to the first anchor cell (``>> 6``) and the
+    number of mover cells strictly before it (``& 63``), or NOT_FOUND set when the ray meets no anchor. Pointer
+    doubling over segments: a segment without an anchor adds its length and count to the next (5 doublings cover
+    32 cells)."""
+    v = torch.where(shift(anchor, dr, dc, False), 1 << 6,
+                    NOT_FOUND + (1 << 6) + shift(mover, dr, dc, False).to(torch.int16)).to(torch.int16)
     step = 1
     for _ in range(5):
-        f2 = shift(found, dr * step, dc * step, False)
-        d2 = shift(dist, dr * step, dc * step, FAR)
-        c2 = shift(cnt, dr * step, dc * step, 0)
-        k2 = shift(col, dr * step, dc * step, 0)
-        dist = torch.where(found, dist, (d2 + step).clamp(max=FAR))
-        cnt = torch.where(found, cnt, cnt + c2)
-        col = torch.where(found, col, k2)
-        found = found | f2
+        ahead = shift(v, dr * step, dc * step, NOT_FOUND + (step << 6))
+        v = torch.where(v < NOT_FOUND, v, v - NOT_FOUND + ahead)
         step *= 2
-    return dist, cnt, col
+    return v
 
 
 def slide(g: GridBatch, anchor_set: Tensor):
-    """Every mover's move toward its anchor: (label [N, s*s] flat, move table per object (dr, dc, reach, hit colour)
-    as tensors, ok). Returns the per-cell destination pieces needed by ``place``."""
+    """Every mover object's slide toward its anchor: (label [N, s*s], mover, anchor, direction [N, s*s] per object
+    (an index into ORTHO + DIAG), room [N, s*s] per object (cells it can travel), ray [N, s, s] (each cell's packed
+    ``ray_scan`` along its object's direction), ok [N]). Not ok where an object sees no anchor or two at once."""
     n, s = len(g), g.side
     nc = s * s
     colour = g.cells.long().clamp(0, N_COLOURS - 1)
@@ -60,48 +61,27 @@ def slide(g: GridBatch, anchor_set: Tensor):
     anchor = fg & anchor_set.gather(1, colour.reshape(n, -1)).view_as(fg)
     mover = fg & ~anchor
     label = label_components(g.cells, mover, diag=True, multi=True).reshape(n, nc).long()
-    mflat = mover.reshape(n, nc)
 
-    def per_obj(val: Tensor, init: int, reduce: str) -> Tensor:
+    def per_obj(val: Tensor, init: int) -> Tensor:
         out = torch.full((n, nc + 1), init, dtype=val.dtype, device=val.device)
-        return out.scatter_reduce(1, label, val.reshape(n, nc), reduce)[:, :nc]
+        return out.scatter_reduce(1, label, val.reshape(n, nc), "amin")[:, :nc]
 
-    best = torch.full((n, nc), FAR, dtype=torch.int16, device=g.cells.device)
-    ties = torch.zeros((n, nc), dtype=torch.bool, device=g.cells.device)
-    pick_d = torch.zeros((n, nc), dtype=torch.long, device=g.cells.device)
-    reach = torch.zeros((n, nc), dtype=torch.int16, device=g.cells.device)
-    hitcol = torch.zeros((n, nc), dtype=torch.long, device=g.cells.device)
-    col8 = colour.to(torch.int8)
-    for group in (ORTHO, DIAG):
-        g_best = torch.full_like(best, FAR)
-        g_ties = torch.zeros_like(ties)
-        g_pick, g_reach, g_col = torch.zeros_like(pick_d), torch.zeros_like(reach), torch.zeros_like(hitcol)
-        for k, (dr, dc) in enumerate(group):
-            d_idx = k + (0 if group is ORTHO else 4)
-            dist, cnt, col = ray_scan(anchor, mover, col8, dr, dc)
-            hit = mover & (dist < FAR)
-            near = per_obj(torch.where(hit, dist, FAR).to(torch.int16), FAR, "amin")
-            room = per_obj(torch.where(hit, dist - 1 - cnt, FAR).to(torch.int16), FAR, "amin")
-            hcol = per_obj(torch.where(hit, col.long(), -1), -1, "amax")
-            better = near < g_best
-            g_ties = torch.where(better, False, g_ties | ((near == g_best) & (near < FAR)))
-            g_pick = torch.where(better, d_idx, g_pick)
-            g_reach = torch.where(better, room, g_reach)
-            g_col = torch.where(better, hcol, g_col)
-            g_best = torch.minimum(g_best, near)
-        use = (best >= FAR) & (g_best < FAR)            # the orthogonal group wins whenever it hits
-        ties = torch.where(use, g_ties, ties)
-        pick_d = torch.where(use, g_pick, pick_d)
-        reach = torch.where(use, g_reach, reach)
-        hitcol = torch.where(use, g_col, hitcol)
-        best = torch.where(use, g_best, best)
-    is_obj = per_obj(mflat.int(), 0, "amax") > 0
-    bad = is_obj & ((best >= FAR) | ties)
-    ok = ~bad.any(1) & is_obj.any(1) & anchor.flatten(1).any(1)
-    return label, mover, anchor, pick_d, reach.long(), hitcol, ok
-
-
-DIRS = torch.tensor(ORTHO + DIAG)
+    rays, keys = [], []
+    for d, (dr, dc) in enumerate(ORTHO + DIAG):
+        v = ray_scan(anchor, mover, dr, dc)
+        rays.append(v)
+        keys.append(torch.where(v < NOT_FOUND, ((v >> 6) + DIAG_COST * (d >= 4)) * 8 + d, NO_KEY).to(torch.int16))
+    keys = torch.stack(keys)                                             # [8, N, s, s]
+    obj_key = per_obj(torch.where(mover, keys.amin(0), NO_KEY), NO_KEY)  # best (distance, direction) per object
+    mine = obj_key.gather(1, label.clamp(max=nc - 1)).view(n, s, s)      # each mover cell's object key
+    tie = mover & ((keys >> 3) == (mine >> 3)) & (keys != mine) & (keys < NO_KEY)
+    lost = mover & (mine >= NO_KEY)
+    direction = (obj_key & 7).long()
+    ray = torch.stack(rays).gather(0, (mine & 7).long()[None])[0]
+    room = torch.where(mover & (ray < NOT_FOUND), (ray >> 6) - 1 - (ray & 63), FAR).to(torch.int16)
+    room = per_obj(room, FAR).long()
+    ok = ~(tie.any(0) | lost).flatten(1).any(1) & mover.flatten(1).any(1) & anchor.flatten(1).any(1)
+    return label, mover, anchor, direction, room, ray, ok
 
 
 def place(g: GridBatch, label: Tensor, mover: Tensor, anchor: Tensor, pick_d: Tensor, steps: Tensor,
@@ -135,12 +115,26 @@ def place(g: GridBatch, label: Tensor, mover: Tensor, anchor: Tensor, pick_d: Te
     return out, ~clash
 
 
-def _moved(g: GridBatch, demos: DemoTargets, one_step: bool):
-    gs = demos.slots
-    label, mover, anchor, pick_d, reach, hitcol, ok = slide(g, anchor_colours(g, demos))
-    steps = reach.clamp(max=1) if one_step else reach
-    ok = ok & per_slot(same_size(g.size, demos), gs)
-    return label, mover, anchor, pick_d, steps, hitcol, ok
+def _moved(g: GridBatch, demos: DemoTargets):
+    """``slide`` with the fitted anchors, cached per (batch, demos) for the primitives of one expansion step."""
+    def compute():
+        label, mover, anchor, direction, room, ray, ok = slide(g, anchor_colours(g, demos))
+        return label, mover, anchor, direction, room, ray, ok & per_slot(same_size(g.size, demos), demos.slots)
+
+    return g.cached(f"moving.slide.{id(demos)}", compute)
+
+
+def _hit_colour(g: GridBatch, label: Tensor, mover: Tensor, direction: Tensor, ray: Tensor) -> Tensor:
+    """[N, s*s] per object: the colour of the anchor cell its rays hit along its direction (the largest if several)."""
+    n, s = len(g), g.side
+    nc = s * s
+    d = direction.gather(1, label.clamp(max=nc - 1))
+    step = DIRS.to(g.cells.device)[:, 0][d] * s + DIRS.to(g.cells.device)[:, 1][d]
+    hit = mover.reshape(n, nc) & (ray.reshape(n, nc) < NOT_FOUND)
+    at = (torch.arange(nc, device=g.cells.device) + (ray.reshape(n, nc).long() >> 6) * step).clamp(0, nc - 1)
+    colour = torch.where(hit, g.cells.reshape(n, nc).gather(1, at).long(), -1)
+    out = torch.full((n, nc + 1), -1, dtype=torch.long, device=g.cells.device)
+    return out.scatter_reduce(1, label, colour, "amax")[:, :nc]
 
 
 @register("slide_to_anchor_fit", FAMILY, fitted=True)
@@ -149,9 +143,9 @@ def slide_to_anchor_fit(g: GridBatch, demos: DemoTargets):
     along an orthogonal, else a diagonal, ray until they touch it (or the movers stacked before them); with a
     fitted option they take the colour of the anchor they reach. Not ok where a mover sees no anchor or two at
     once, or where movers land on each other with different colours."""
-    label, mover, anchor, pick_d, steps, hitcol, ok = _moved(g, demos, False)
-    plain, ok1 = place(g, label, mover, anchor, pick_d, steps, None)
-    tinted, ok2 = place(g, label, mover, anchor, pick_d, steps, hitcol)
+    label, mover, anchor, direction, room, ray, ok = _moved(g, demos)
+    plain, ok1 = place(g, label, mover, anchor, direction, room, None)
+    tinted, ok2 = place(g, label, mover, anchor, direction, room, _hit_colour(g, label, mover, direction, ray))
     e1, _ = match_targets(plain, g.size, ok & ok1, demos)
     e2, _ = match_targets(tinted, g.size, ok & ok2, demos)
     use = per_slot(~e1 & e2, demos.slots)            # the anchor's colour only where it alone fits the demos
@@ -163,24 +157,20 @@ def slide_to_anchor_fit(g: GridBatch, demos: DemoTargets):
 @register("step_to_anchor_fit", FAMILY, fitted=True)
 def step_to_anchor_fit(g: GridBatch, demos: DemoTargets):
     """Like ``slide_to_anchor_fit`` but every mover not yet touching its anchor moves one cell toward it."""
-    label, mover, anchor, pick_d, steps, _, ok = _moved(g, demos, True)
-    out, ok1 = place(g, label, mover, anchor, pick_d, steps, None)
+    label, mover, anchor, direction, room, _, ok = _moved(g, demos)
+    out, ok1 = place(g, label, mover, anchor, direction, room.clamp(max=1), None)
     return out, g.size, ok & ok1 & changed(g.cells, out, demos.slots)
 
 
-def _next_on(a: Tensor, dim: int, forward: bool) -> Tensor:
-    """Per cell, the distance along ``dim`` (1 rows, 2 columns) to the nearest cell of ``a [N, s, s]`` strictly ahead
-    (``forward``: larger index) or behind; FAR (or more) if none. int16."""
-    s = a.shape[-1]
-    idx = torch.arange(s, device=a.device, dtype=torch.int16)
-    pos = idx.view(1, s, 1) if dim == 1 else idx.view(1, 1, s)
-    if forward:
-        nxt = torch.where(a, pos, FAR + s).flip(dim).cummin(dim).values.flip(dim)
-        nxt = shift(nxt, 1 if dim == 1 else 0, 1 if dim == 2 else 0, FAR + s)
-        return nxt - pos
-    prv = torch.where(a, pos, -FAR).cummax(dim).values
-    prv = shift(prv, -1 if dim == 1 else 0, -1 if dim == 2 else 0, -FAR)
-    return pos - prv
+def _distance_to(a: Tensor, dr: int, dc: int) -> Tensor:
+    """[N, s, s] int8: per cell, the distance to the nearest cell of ``a`` strictly ahead along (dr, dc), FAR if
+    none within 32 (pointer doubling on distances)."""
+    v = torch.where(shift(a, dr, dc, False), 1, FAR).to(torch.int8)
+    step = 1
+    for _ in range(5):
+        v = torch.minimum(v, shift(v, dr * step, dc * step, FAR) + step)
+        step *= 2
+    return v
 
 
 @register("pull_pixels_to_colour", FAMILY)
@@ -194,16 +184,17 @@ def pull_pixels_to_colour(g: GridBatch):
     fg = comp.fg
     pixel = comp.cell(comp.count == 1, False)
     big = fg & ~pixel
-    dist = [torch.full((n, s, s), FAR, dtype=torch.int16, device=g.cells.device) for _ in ORTHO]
+    dist = [torch.full((n, s, s), FAR, dtype=torch.int8, device=g.cells.device) for _ in ORTHO]
     for c in range(1, N_COLOURS):
         own = g.cells == c
         a, mine = big & own, pixel & own
-        for k, (dim, forward) in enumerate(((1, True), (1, False), (2, True), (2, False))):   # ORTHO's order
-            dist[k] = torch.where(mine, _next_on(a, dim, forward), dist[k])
-    dist = torch.stack(dist, 0).clamp(max=FAR)
-    best = dist.amin(0)
-    tie = pixel & (best < FAR) & ((dist == best).sum(0) > 1)
-    pick = dist.argmin(0).reshape(n, nc)
+        for k, (dr, dc) in enumerate(ORTHO):
+            dist[k] = torch.where(mine, _distance_to(a, dr, dc), dist[k])
+    key = dist[0].to(torch.int16) * 4
+    for k in range(1, 4):
+        key = torch.minimum(key, dist[k].to(torch.int16) * 4 + k)    # nearest direction, the first on ties
+    best, pick = key >> 2, (key & 3).long().reshape(n, nc)
+    tie = pixel & (best < FAR) & sum((dist[k] == best) for k in range(4)).gt(1)
     steps = (best.long() - 1).clamp(min=0).reshape(n, nc)
     label = torch.arange(nc, device=g.cells.device).expand(n, nc)
     out, ok = place(g, label, pixel, big, pick, steps, None, keep=pixel & (best < FAR))
