@@ -124,3 +124,31 @@ def test_centre_on_anchor_fit_centres_the_movers_in_the_anchor_box():
                       [0, 0, 7, 0, 0],
                       [0, 3, 0, 3, 0],
                       [0, 0, 0, 0, 0]]
+
+
+def test_jump_objs_by_size_fit_moves_each_object_by_its_own_extent():
+    a = [[0, 0, 0, 0],
+         [0, 0, 0, 0],
+         [0, 0, 0, 0],
+         [1, 0, 0, 0],
+         [1, 0, 2, 0]]
+    a_out = [[0, 0, 0, 0],
+             [1, 0, 0, 0],                         # the 2-tall bar jumps 2 up, the pixel 1 up
+             [1, 0, 0, 0],
+             [0, 0, 2, 0],
+             [0, 0, 0, 0]]
+    test = [[0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0],
+            [0, 4, 4, 0, 3],
+            [0, 4, 4, 0, 3]]
+    out, ok = run_fit("jump_objs_by_size_fit", [[(a, a_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1] == [[0, 0, 0, 0, 0],
+                      [0, 4, 4, 0, 3],
+                      [0, 4, 4, 0, 3],
+                      [0, 0, 0, 0, 0],
+                      [0, 0, 0, 0, 0]]
+    tall = [[0, 0], [5, 0], [5, 0]]                 # a 2-tall bar in a 3-row grid cannot jump 2 up
+    _, ok = run_fit("jump_objs_by_size_fit", [[(a, a_out), (tall, None)]])
+    assert ok == [True, False]

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from topas_lit.modules.dsl.colour import DIAG, ORTHO, changed, key_colours, per_slot, register, same_size, shift
-from topas_lit.modules.dsl.components import components, label_components, match_targets
+from topas_lit.modules.dsl.components import components, fit_choice, label_components, match_targets
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, remap
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
@@ -227,3 +227,24 @@ def centre_on_anchor_fit(g: GridBatch, demos: DemoTargets):
     ok = ok & (landed.flatten(1).sum(1) == mover.flatten(1).sum(1)) & ~(landed & anchor).flatten(1).any(1)
     ok = ok & per_slot(same_size(g.size, demos), demos.slots)
     return out, g.size, ok & changed(g.cells, out, demos.slots)
+
+
+@register("jump_objs_by_size_fit", FAMILY, fitted=True)
+def jump_objs_by_size_fit(g: GridBatch, demos: DemoTargets):
+    """Every object (8-connected, one colour) jumps its own extent along a fitted orthogonal direction: its height
+    up or down, its width left or right (e.g. bars lifted by their own height). The direction is the first of
+    the four that reproduces every demo output."""
+    n, nc = len(g), g.side * g.side
+    c = components(g, diag=True, multi=False)
+    label = c.label.reshape(n, nc).long()
+    none = torch.zeros_like(c.fg)
+
+    def make(k: Tensor):
+        d = k[:, None].expand(n, nc)
+        steps = torch.where(d < 2, c.height, c.width).long()
+        out, ok = place(g, label, c.fg, none, d, steps, None)
+        return out, g.size, ok & c.fg.flatten(1).any(1)
+
+    k, fitted = fit_choice(demos, len(ORTHO), make)
+    out, size, ok = make(k)
+    return out, size, ok & fitted & per_slot(same_size(g.size, demos), demos.slots) & changed(g.cells, out)
