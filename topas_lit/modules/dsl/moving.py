@@ -29,7 +29,13 @@ def anchor_colours(g: GridBatch, demos: DemoTargets) -> Tensor:
     return per_slot(keep, demos.slots)
 
 
-DIRS = torch.tensor(ORTHO + DIAG)
+def direction_rc(d: Tensor) -> tuple[Tensor, Tensor]:
+    """The (row, column) step of direction index ``d`` into ORTHO + DIAG, computed on the device (no table)."""
+    dr = torch.where(d < 2, 1 - 2 * d, torch.where(d < 4, 0, torch.where(d < 6, 1, -1)))
+    dc = torch.where(d < 2, 0, torch.where(d < 4, 5 - 2 * d, torch.where(d % 2 == 0, 1, -1)))
+    return dr, dc
+
+
 NOT_FOUND = 1 << 13   # flag of a ray segment that holds no anchor cell (packed int16: flag | distance << 6 | count)
 NO_KEY = 1 << 12      # a ray key of no hit (keys are (distance + DIAG_COST) * 8 + direction < NO_KEY)
 DIAG_COST = 100       # added to diagonal distances: an orthogonal hit always wins
@@ -95,10 +101,10 @@ def place(g: GridBatch, label: Tensor, mover: Tensor, anchor: Tensor, pick_d: Te
     lab = label.clamp(max=nc - 1)
     d = pick_d.gather(1, lab)                          # per cell
     k = steps.gather(1, lab)
-    dirs = DIRS.to(dev)
+    dr, dc = direction_rc(d)
     idx = torch.arange(nc, device=dev)
-    r = idx // s + dirs[:, 0][d] * k
-    c = idx % s + dirs[:, 1][d] * k
+    r = idx // s + dr * k
+    c = idx % s + dc * k
     h, w = g.size[:, 0, None], g.size[:, 1, None]
     erase = mover.reshape(n, nc)
     mflat = erase if keep is None else erase & keep.reshape(n, nc)
@@ -129,7 +135,8 @@ def _hit_colour(g: GridBatch, label: Tensor, mover: Tensor, direction: Tensor, r
     n, s = len(g), g.side
     nc = s * s
     d = direction.gather(1, label.clamp(max=nc - 1))
-    step = DIRS.to(g.cells.device)[:, 0][d] * s + DIRS.to(g.cells.device)[:, 1][d]
+    dr, dc = direction_rc(d)
+    step = dr * s + dc
     hit = mover.reshape(n, nc) & (ray.reshape(n, nc) < NOT_FOUND)
     at = (torch.arange(nc, device=g.cells.device) + (ray.reshape(n, nc).long() >> 6) * step).clamp(0, nc - 1)
     colour = torch.where(hit, g.cells.reshape(n, nc).gather(1, at).long(), -1)
