@@ -30,10 +30,12 @@ def anchor_colours(g: GridBatch, demos: DemoTargets) -> Tensor:
 
 
 def direction_rc(d: Tensor) -> tuple[Tensor, Tensor]:
-    """The (row, column) step of direction index ``d`` into ORTHO + DIAG, computed on the device (no table)."""
-    dr = torch.where(d < 2, 1 - 2 * d, torch.where(d < 4, 0, torch.where(d < 6, 1, -1)))
-    dc = torch.where(d < 2, 0, torch.where(d < 4, 5 - 2 * d, torch.where(d % 2 == 0, 1, -1)))
-    return dr, dc
+    """The (row, column) step of direction index ``d`` (long) into ORTHO + DIAG, looked up in a table of 8 entries
+    computed on the device (no host data)."""
+    t = torch.arange(8, device=d.device)
+    dr = torch.where(t < 2, 1 - 2 * t, torch.where(t < 4, 0, torch.where(t < 6, 1, -1)))
+    dc = torch.where(t < 2, 0, torch.where(t < 4, 5 - 2 * t, torch.where(t % 2 == 0, 1, -1)))
+    return dr.to(torch.int32)[d], dc.to(torch.int32)[d]
 
 
 NOT_FOUND = 1 << 13   # flag of a ray segment that holds no anchor cell (packed int16: flag | distance << 6 | count)
@@ -97,26 +99,25 @@ def place(g: GridBatch, label: Tensor, mover: Tensor, anchor: Tensor, pick_d: Te
     Returns (cells, ok): not ok where a mover lands on an anchor, off the grid or on another of a different colour."""
     n, s = len(g), g.side
     nc = s * s
-    dev = g.cells.device
     lab = label.clamp(max=nc - 1)
-    d = pick_d.gather(1, lab)                          # per cell
-    k = steps.gather(1, lab)
+    d = pick_d.gather(1, lab)                                     # per cell
+    k = steps.to(torch.int32).gather(1, lab)
     dr, dc = direction_rc(d)
-    idx = torch.arange(nc, device=dev)
-    r = idx // s + dr * k
-    c = idx % s + dc * k
+    idx = torch.arange(nc, device=g.cells.device, dtype=torch.int32)
+    r, c = idx // s + dr * k, idx % s + dc * k
     h, w = g.size[:, 0, None], g.size[:, 1, None]
     erase = mover.reshape(n, nc)
     mflat = erase if keep is None else erase & keep.reshape(n, nc)
     inb = (r >= 0) & (c >= 0) & (r < h) & (c < w)
-    dest = torch.where(mflat & inb, r.clamp(0, s - 1) * s + c.clamp(0, s - 1), nc)
-    colour = g.cells.reshape(n, nc).long()
+    dest = torch.where(mflat & inb, r * s + c, nc).long()
+    colour = g.cells.reshape(n, nc).to(torch.int32)
     if recolour is not None:
-        colour = torch.where(mflat, recolour.gather(1, lab).clamp(0, N_COLOURS - 1), colour)
-    hi = torch.full((n, nc + 1), -1, dtype=torch.long, device=dev).scatter_reduce(1, dest, colour, "amax")[:, :nc]
-    lo = torch.full((n, nc + 1), PAD, dtype=torch.long, device=dev).scatter_reduce(1, dest, colour, "amin")[:, :nc]
+        colour = torch.where(mflat, recolour.gather(1, lab).clamp(0, N_COLOURS - 1).to(torch.int32), colour)
+    hi = torch.full((n, nc + 1), -1, dtype=torch.int32, device=g.cells.device).scatter_reduce(1, dest, colour, "amax")
+    clash = mflat & (hi.gather(1, dest) != colour)                # two movers of different colours on one cell
+    hi = hi[:, :nc]
     placed = hi >= 0
-    clash = (placed & ((hi != lo) | anchor.reshape(n, nc))).any(1) | (mflat & ~inb).any(1)
+    clash = clash.any(1) | (placed & anchor.reshape(n, nc)).any(1) | (mflat & ~inb).any(1)
     out = torch.where(placed, hi, torch.where(erase, BG, g.cells.reshape(n, nc))).view(n, s, s)
     return out, ~clash
 
