@@ -1,9 +1,13 @@
-"""Moving primitives: objects that slide as rigid wholes toward anchors.
+"""Moving primitives: objects that move as rigid wholes, toward anchors or by their own extent.
 
 Anchors are the colours the demos never move (every demo input cell of such a colour keeps it in the demo output),
-fitted per candidate; every other non-background object (8-connected, multicolour) is a mover. A mover looks along
-the 4 orthogonal directions, then (if none hits) the 4 diagonals, for the nearest anchor cell seen from any of its
-cells (rays pass over movers); it travels that way until it touches the anchor or the movers stacked before it.
+fitted per candidate; every other non-background object (8-connected, multicolour) is a mover. In
+``slide_to_anchor_fit`` / ``step_to_anchor_fit`` a mover looks along the 4 orthogonal directions, then (if none
+hits) the 4 diagonals, for the nearest anchor cell seen from any of its cells (rays pass over movers); it travels that
+way until it touches the anchor or the movers stacked before it (or one cell). ``centre_on_anchor_fit`` centres the
+movers' box on the anchors' box. Plain rules: ``pull_pixels_to_colour`` (lone pixels pulled to the larger object of
+their own colour) and ``jump_objs_by_size_fit`` (objects jump their own height or width). Moves are written by
+``place``: one scatter of the moved cells, not ok on landing clashes.
 """
 from __future__ import annotations
 
