@@ -1,0 +1,223 @@
+"""Patterning primitives: same-size pattern completion and recolouring rules the symmetry / colour families lack.
+
+- square covers: cells kept or painted by whether a k x k one-colour square covers them (noise removal, empty
+  squares found in noise);
+- content symmetry: the non-background content completed under 90-degree rotations about the best centre near its
+  bounding box's centre (not the grid's);
+- band tiling: the band of rows (columns) holding the content repeated periodically over the whole grid;
+- rings: concentric one-colour rings with their colour order reversed;
+- marker recolouring: cells of a fitted mask colour take their row's (column's) one other colour, or the pattern
+  of the one template drawn in the other colours.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from topas_lit.modules.dsl.colour import changed, fit_colour, per_slot, register, same_size, shift
+from topas_lit.modules.dsl.components import components, fit_choice, match_targets
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, remap
+from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
+from topas_lit.modules.dsl.symmetry import fit_mask_colour, period_fill
+
+FAMILY = "patterning"
+
+
+def _fg(g: GridBatch) -> Tensor:
+    return g.inside & (g.cells != BG)
+
+
+# ----------------------------------------------------------------------------------------------- square covers
+def _square_cover(mask: Tensor, k: int) -> Tensor:
+    """[N, s, s] bool: cells of ``mask`` covered by some k x k square lying wholly in ``mask`` (separable shifts)."""
+    run = mask
+    for b in range(1, k):
+        run = run & shift(mask, 0, b, False)              # k cells to the right
+    anchor = run
+    for a in range(1, k):
+        anchor = anchor & shift(run, a, 0, False)         # k such runs downwards: a square anchored at its corner
+    down = anchor
+    for a in range(1, k):
+        down = down | shift(anchor, -a, 0, False)
+    cover = down
+    for b in range(1, k):
+        cover = cover | shift(down, 0, -b, False)
+    return cover
+
+
+@register("keep_square_covered", FAMILY)
+def keep_square_covered(g: GridBatch):
+    """Noise removal: non-background cells not covered by any 2 x 2 square of their own colour -> background."""
+    fg = _fg(g)
+    c = g.cells
+    anchor = fg & (shift(c, 0, 1, PAD) == c) & (shift(c, 1, 0, PAD) == c) & (shift(c, 1, 1, PAD) == c)
+    cover = anchor | shift(anchor, 0, -1, False) | shift(anchor, -1, 0, False) | shift(anchor, -1, -1, False)
+    out = torch.where(fg & ~cover, BG, c)
+    return out, g.size, cover.flatten(1).any(1) & changed(c, out)
+
+
+SQUARES = (3, 2, 4)   # square sides tried by fill_bg_squares_fit, in order
+
+
+@register("fill_bg_squares_fit", FAMILY, fitted=True)
+def fill_bg_squares_fit(g: GridBatch, demos: DemoTargets):
+    """Background cells covered by an all-background k x k square -> one fitted colour; k in ``SQUARES`` is the
+    first that reproduces the demos (empty squares found in noise)."""
+    bg = g.inside & (g.cells == BG)
+    covers = torch.stack([_square_cover(bg, k) for k in SQUARES], 1)            # [N, K, s, s]
+    fits = [fit_colour(covers[:, i], demos) for i in range(len(SQUARES))]
+    colours, oks = torch.stack([f[0] for f in fits], 1), torch.stack([f[1] for f in fits], 1)
+    n = len(g)
+    ar = torch.arange(n, device=g.cells.device)
+
+    def make(k: Tensor):
+        mask = covers[ar, k]
+        out = torch.where(mask, colours[ar, k][:, None, None], g.cells)
+        return out, g.size, oks[ar, k] & mask.flatten(1).any(1)
+
+    k, _ = fit_choice(demos, len(SQUARES), make)
+    cells, size, ok = make(k)
+    exact, _ = match_targets(cells, size, ok, demos)
+    return cells, size, ok & per_slot(exact, demos.slots) & changed(g.cells, cells, demos.slots)
+
+
+# ----------------------------------------------------------------------------------------------- content symmetry
+CENTRE_STEPS = (0, -1, 1, -2, 2)   # centre shifts tried, in half cells, from the content's bounding-box centre
+
+
+def _rotations(cr2: Tensor, cc2: Tensor, s: int, device) -> list[tuple[Tensor, Tensor]]:
+    """Source (row, col) of every cell under the 90, 180 and 270-degree rotations about the centre whose doubled
+    coordinates are ``cr2, cc2`` ([N, 1, 1], same parity)."""
+    rows, cols = coords(s, device)
+    a, b = (cr2 - cc2) // 2, (cr2 + cc2) // 2
+    return [(a + cols, b - rows), (cr2 - rows, cc2 - cols), (b - cols, rows - a)]
+
+
+def _rotated(cells: Tensor, size: Tensor, src: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """(``cells`` at the source cells, -1 where the source lies off the grid; valid: the source is on the grid)."""
+    r, c = src
+    valid = (r >= 0) & (c >= 0) & (r < size[:, 0, None, None]) & (c < size[:, 1, None, None])
+    return remap(cells, r, c, valid, -1), valid
+
+
+@register("complete_rotation", FAMILY)
+def complete_rotation(g: GridBatch):
+    """Complete the non-background content to 90-degree rotational symmetry about the centre (near its bounding
+    box's centre) where the most content cells meet a content cell of their colour and none meets another colour
+    or falls off the grid when rotated; background cells take the colour of a rotated content cell.
+
+    The three rotations are closed under inversion, so a cell's images are checked as its sources."""
+    fg = _fg(g)
+    s, dev = g.side, g.cells.device
+    top, left, h, w, nonempty = bbox(fg)
+    val = torch.where(fg, g.cells, -1)
+    best = torch.full_like(top, -1)
+    bcr, bcc = 2 * top + h - 1, 2 * left + w - 1
+    for dr in CENTRE_STEPS:
+        for dc in CENTRE_STEPS:
+            cr2, cc2 = 2 * top + h - 1 + dr, 2 * left + w - 1 + dc
+            agree = torch.zeros_like(top)
+            clash = (cr2 - cc2) % 2 != 0
+            for src in _rotations(cr2[:, None, None], cc2[:, None, None], s, dev):
+                pv, valid = _rotated(val, g.size, src)
+                agree = agree + (fg & (pv == g.cells)).flatten(1).sum(1)
+                clash = clash | (fg & ((pv >= 0) & (pv != g.cells) | ~valid)).flatten(1).any(1)
+            better = ~clash & (agree > best)
+            best = torch.where(better, agree, best)
+            bcr, bcc = torch.where(better, cr2, bcr), torch.where(better, cc2, bcc)
+    out = g.cells
+    for src in _rotations(bcr[:, None, None], bcc[:, None, None], s, dev):
+        pv, _ = _rotated(val, g.size, src)
+        out = torch.where((out == BG) & g.inside & (pv > 0), pv, out)
+    return out, g.size, nonempty & (best > 0) & changed(g.cells, out)
+
+
+# ----------------------------------------------------------------------------------------------- band tiling
+def _band_tile(g: GridBatch, axis: int):
+    """The rows (axis 0) or columns (axis 1) spanned by the content are known; the rest of the grid is filled by
+    the smallest periodic lattice of the known cells."""
+    fg = _fg(g)
+    top, left, h, w, nonempty = bbox(fg)
+    rows, cols = coords(g.side, g.cells.device)
+    pos, lo, ln = (rows, top, h) if axis == 0 else (cols, left, w)
+    known = g.inside & (pos >= lo[:, None, None]) & (pos < (lo + ln)[:, None, None])
+    out, filled = period_fill(g.cells, g.size, known)
+    return out, g.size, nonempty & filled & changed(g.cells, out)
+
+
+@register("tile_row_band", FAMILY)
+def tile_row_band(g: GridBatch):
+    """The band of rows holding the content is continued periodically up and down over the whole grid."""
+    return _band_tile(g, 0)
+
+
+@register("tile_col_band", FAMILY)
+def tile_col_band(g: GridBatch):
+    """The band of columns holding the content is continued periodically left and right over the whole grid."""
+    return _band_tile(g, 1)
+
+
+# ----------------------------------------------------------------------------------------------- rings
+@register("reverse_rings", FAMILY)
+def reverse_rings(g: GridBatch):
+    """A grid of concentric one-colour rings (ring d: the cells d steps from the border) gets its ring colours in
+    reverse order (the outermost takes the innermost's colour)."""
+    s, dev = g.side, g.cells.device
+    rows, cols = coords(s, dev)
+    h, w = g.size[:, 0, None, None], g.size[:, 1, None, None]
+    depth = torch.minimum(torch.minimum(rows, cols), torch.minimum(h - 1 - rows, w - 1 - cols))
+    deepest = (torch.minimum(h, w) - 1) // 2
+    ring = remap(g.cells, depth, depth, g.inside, PAD)                   # the colour of each cell's ring
+    uniform = ((ring == g.cells) | ~g.inside).flatten(1).all(1)
+    rev = deepest - depth
+    out = remap(g.cells, rev, rev, g.inside, PAD)
+    return out, g.size, uniform & (g.size.amin(1) >= 3) & changed(g.cells, out)
+
+
+# ----------------------------------------------------------------------------------------------- marker recolouring
+def _line_marker(g: GridBatch, mask: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """Per cell, the one non-background colour outside ``mask`` in its row (dim 2) or column (dim 1): (colour,
+    unique) [N, s, s]."""
+    other = _fg(g) & ~mask
+    hi = torch.where(other, g.cells, -1).amax(dim, keepdim=True)
+    lo = torch.where(other, g.cells, N_COLOURS).amin(dim, keepdim=True)
+    return hi.expand_as(g.cells), (hi == lo).expand_as(mask)
+
+
+@register("recolour_mask_by_line_fit", FAMILY, fitted=True)
+def recolour_mask_by_line_fit(g: GridBatch, demos: DemoTargets):
+    """Cells of the fitted mask colour (in every demo input, in no demo output) take the one other non-background
+    colour of their row, or of their column (the first that reproduces the demos)."""
+    m, mok = fit_mask_colour(g, demos)
+    mask = g.inside & (g.cells == m[:, None, None])
+    opts = [_line_marker(g, mask, d) for d in (2, 1)]
+
+    def make(k: Tensor):
+        colour = torch.where(k[:, None, None] == 0, opts[0][0], opts[1][0])
+        unique = torch.where(k[:, None, None] == 0, opts[0][1], opts[1][1])
+        out = torch.where(mask, colour, g.cells)
+        return out, g.size, mok & ~(mask & ~unique).flatten(1).any(1)
+
+    k, _ = fit_choice(demos, 2, make)
+    cells, size, ok = make(k)
+    exact, _ = match_targets(cells, size, ok, demos)
+    return cells, size, ok & per_slot(exact, demos.slots) & mask.flatten(1).any(1)
+
+
+@register("mask_objs_take_template", FAMILY, fitted=True)
+def mask_objs_take_template(g: GridBatch, demos: DemoTargets):
+    """Every object of the fitted mask colour (8-connected) becomes a copy of the template: the bounding box of the
+    non-background cells of other colours. Not ok unless every mask object has the template's box size."""
+    m, mok = fit_mask_colour(g, demos)
+    mask = g.inside & (g.cells == m[:, None, None])
+    c = components(g)
+    ttop, tleft, th, tw, has = bbox(_fg(g) & ~mask)
+    otop, oleft = c.cell(c.top).long(), c.cell(c.left).long()
+    oh, ow = c.cell(c.height).long(), c.cell(c.width).long()
+    fits = ((oh == th[:, None, None]) & (ow == tw[:, None, None])) | ~mask
+    rows, cols = coords(g.side, g.cells.device)
+    src_r = ttop[:, None, None] + rows - otop
+    src_c = tleft[:, None, None] + cols - oleft
+    out = torch.where(mask, remap(g.cells, src_r, src_c, mask, BG), g.cells)
+    ok = mok & has & mask.flatten(1).any(1) & fits.flatten(1).all(1)
+    return out, g.size, ok & per_slot(same_size(g.size, demos), demos.slots)
