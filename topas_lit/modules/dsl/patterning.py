@@ -1,10 +1,9 @@
 """Patterning primitives: same-size pattern completion and recolouring rules the symmetry / colour families lack.
 
-- square covers: cells kept or painted by whether a k x k one-colour square covers them (noise removal, empty
-  squares found in noise);
+- square covers: noise removal keeping only the cells a 2 x 2 one-colour square covers;
 - content symmetry: the non-background content completed under 90-degree rotations about the best centre near its
   bounding box's centre (not the grid's);
-- band tiling: the band of rows (columns) holding the content repeated periodically over the whole grid;
+- band tiling: the band of rows (columns) holding the content continued periodically over the whole grid;
 - rings: concentric one-colour rings with their colour order reversed;
 - marker recolouring: cells of a fitted mask colour take their row's (column's) one other colour, or the pattern
   of the one template drawn in the other colours.
@@ -14,11 +13,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import changed, fit_colour, per_slot, register, same_size, shift
+from topas_lit.modules.dsl.colour import changed, per_slot, register, same_size, shift
 from topas_lit.modules.dsl.components import components, fit_choice, match_targets
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, remap
+from topas_lit.modules.dsl.painting import first_code
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
-from topas_lit.modules.dsl.symmetry import fit_mask_colour, period_fill
+from topas_lit.modules.dsl.symmetry import _filled, _masked, fit_mask_colour, period_fill, sym_fill
 
 FAMILY = "patterning"
 
@@ -28,23 +28,6 @@ def _fg(g: GridBatch) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------------- square covers
-def _square_cover(mask: Tensor, k: int) -> Tensor:
-    """[N, s, s] bool: cells of ``mask`` covered by some k x k square lying wholly in ``mask`` (separable shifts)."""
-    run = mask
-    for b in range(1, k):
-        run = run & shift(mask, 0, b, False)              # k cells to the right
-    anchor = run
-    for a in range(1, k):
-        anchor = anchor & shift(run, a, 0, False)         # k such runs downwards: a square anchored at its corner
-    down = anchor
-    for a in range(1, k):
-        down = down | shift(anchor, -a, 0, False)
-    cover = down
-    for b in range(1, k):
-        cover = cover | shift(down, 0, -b, False)
-    return cover
-
-
 @register("keep_square_covered", FAMILY)
 def keep_square_covered(g: GridBatch):
     """Noise removal: non-background cells not covered by any 2 x 2 square of their own colour -> background."""
@@ -54,31 +37,6 @@ def keep_square_covered(g: GridBatch):
     cover = anchor | shift(anchor, 0, -1, False) | shift(anchor, -1, 0, False) | shift(anchor, -1, -1, False)
     out = torch.where(fg & ~cover, BG, c)
     return out, g.size, cover.flatten(1).any(1) & changed(c, out)
-
-
-SQUARES = (3, 2, 4)   # square sides tried by fill_bg_squares_fit, in order
-
-
-@register("fill_bg_squares_fit", FAMILY, fitted=True)
-def fill_bg_squares_fit(g: GridBatch, demos: DemoTargets):
-    """Background cells covered by an all-background k x k square -> one fitted colour; k in ``SQUARES`` is the
-    first that reproduces the demos (empty squares found in noise)."""
-    bg = g.inside & (g.cells == BG)
-    covers = torch.stack([_square_cover(bg, k) for k in SQUARES], 1)            # [N, K, s, s]
-    fits = [fit_colour(covers[:, i], demos) for i in range(len(SQUARES))]
-    colours, oks = torch.stack([f[0] for f in fits], 1), torch.stack([f[1] for f in fits], 1)
-    n = len(g)
-    ar = torch.arange(n, device=g.cells.device)
-
-    def make(k: Tensor):
-        mask = covers[ar, k]
-        out = torch.where(mask, colours[ar, k][:, None, None], g.cells)
-        return out, g.size, oks[ar, k] & mask.flatten(1).any(1)
-
-    k, _ = fit_choice(demos, len(SQUARES), make)
-    cells, size, ok = make(k)
-    exact, _ = match_targets(cells, size, ok, demos)
-    return cells, size, ok & per_slot(exact, demos.slots) & changed(g.cells, cells, demos.slots)
 
 
 # ----------------------------------------------------------------------------------------------- content symmetry
@@ -133,28 +91,41 @@ def complete_rotation(g: GridBatch):
 
 
 # ----------------------------------------------------------------------------------------------- band tiling
-def _band_tile(g: GridBatch, axis: int):
-    """The rows (axis 0) or columns (axis 1) spanned by the content are known; the rest of the grid is filled by
-    the smallest periodic lattice of the known cells."""
+def _band_tile(g: GridBatch, demos: DemoTargets, axis: int):
+    """The rows (axis 0) or columns (axis 1) spanned by the content are known; the rest of the grid is filled either
+    by the smallest periodic lattice of the known cells or by repeating the whole band (the first option that
+    reproduces the demos)."""
     fg = _fg(g)
     top, left, h, w, nonempty = bbox(fg)
     rows, cols = coords(g.side, g.cells.device)
     pos, lo, ln = (rows, top, h) if axis == 0 else (cols, left, w)
-    known = g.inside & (pos >= lo[:, None, None]) & (pos < (lo + ln)[:, None, None])
-    out, filled = period_fill(g.cells, g.size, known)
-    return out, g.size, nonempty & filled & changed(g.cells, out)
+    lo, ln = lo[:, None, None], ln[:, None, None]
+    known = g.inside & (pos >= lo) & (pos < lo + ln)
+    lattice, filled = period_fill(g.cells, g.size, known)
+    src = lo + (pos - lo) % ln
+    band = remap(g.cells, src if axis == 0 else rows, cols if axis == 0 else src, g.inside, PAD)
+
+    def make(k: Tensor):
+        first = k[:, None, None] == 0
+        out = torch.where(first, lattice, band)
+        return out, g.size, nonempty & (filled | (k == 1))
+
+    k, _ = fit_choice(demos, 2, make)
+    cells, size, ok = make(k)
+    exact, _ = match_targets(cells, size, ok, demos)
+    return cells, size, ok & per_slot(exact, demos.slots) & changed(g.cells, cells, demos.slots)
 
 
-@register("tile_row_band", FAMILY)
-def tile_row_band(g: GridBatch):
+@register("tile_row_band_fit", FAMILY, fitted=True)
+def tile_row_band_fit(g: GridBatch, demos: DemoTargets):
     """The band of rows holding the content is continued periodically up and down over the whole grid."""
-    return _band_tile(g, 0)
+    return _band_tile(g, demos, 0)
 
 
-@register("tile_col_band", FAMILY)
-def tile_col_band(g: GridBatch):
+@register("tile_col_band_fit", FAMILY, fitted=True)
+def tile_col_band_fit(g: GridBatch, demos: DemoTargets):
     """The band of columns holding the content is continued periodically left and right over the whole grid."""
-    return _band_tile(g, 1)
+    return _band_tile(g, demos, 1)
 
 
 # ----------------------------------------------------------------------------------------------- rings
@@ -221,3 +192,29 @@ def mask_objs_take_template(g: GridBatch, demos: DemoTargets):
     out = torch.where(mask, remap(g.cells, src_r, src_c, mask, BG), g.cells)
     ok = mok & has & mask.flatten(1).any(1) & fits.flatten(1).all(1)
     return out, g.size, ok & per_slot(same_size(g.size, demos), demos.slots)
+
+
+# ----------------------------------------------------------------------------------------------- symmetry + lines
+def _line_fill(cells: Tensor, known: Tensor) -> Tensor:
+    """Unknown cells take the colour of the nearest known cells on both sides along their diagonal, else
+    anti-diagonal, else row, else column, where those two agree (-1 where no line gives one)."""
+    code = torch.where(known, cells, -1).to(torch.int8)
+    out = torch.full_like(code, -1)
+    for dr, dc in ((1, 1), (1, -1), (0, 1), (1, 0)):
+        a, b = first_code(code, dr, dc), first_code(code, -dr, -dc)
+        out = torch.where((out < 0) & (a >= 0) & (a == b), a, out)
+    return out.long()
+
+
+@register("complete_symmetry_lines_fit", FAMILY, fitted=True)
+def complete_symmetry_lines_fit(g: GridBatch, demos: DemoTargets):
+    """``complete_symmetry_fit``, then the hidden cells no mirror partner restores (cells on a mirror axis) take
+    the colour the nearest visible cells on both sides agree on along their diagonal, anti-diagonal, row or
+    column."""
+    mask, ok = _masked(g, demos)
+    cells, _ = _filled(g, demos, sym_fill)
+    m, _ = fit_mask_colour(g, demos)
+    known = g.inside & (cells != m[:, None, None])
+    line = _line_fill(cells, known)
+    out = torch.where(known | ~g.inside, cells, line)
+    return out, g.size, ok & ~(g.inside & (out < 0)).flatten(1).any(1)
