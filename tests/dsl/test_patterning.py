@@ -101,3 +101,34 @@ def test_complete_symmetry_lines_fit_fills_the_mirror_axis():
     assert ok == [True, True]
     assert out[0] == full
     assert out[1] == [[5, 6, 7], [6, 5, 6], [7, 6, 5]]
+
+
+def test_recolour_like_enclosed_template():
+    a = [[5, 5, 5, 5, 5, 0, 0, 0, 0],
+         [5, 0, 0, 0, 5, 0, 1, 1, 0],
+         [5, 0, 2, 0, 5, 0, 0, 0, 0],
+         [5, 0, 2, 0, 5, 0, 0, 1, 0],
+         [5, 0, 0, 0, 5, 0, 0, 1, 0],
+         [5, 5, 5, 5, 5, 0, 0, 0, 0],
+         [0, 0, 0, 0, 0, 0, 0, 0, 0],
+         [0, 3, 3, 0, 0, 0, 0, 0, 0]]
+    out, ok = run_plain("recolour_like_enclosed_template", [a])
+    assert ok == [True]
+    expect = [row[:] for row in a]
+    expect[3][7] = expect[4][7] = 2                 # the vertical pair takes the framed template's colour
+    assert out[0] == expect
+    _, ok = run_plain("recolour_like_enclosed_template", [[[0, 1, 1, 0], [0, 0, 0, 0], [0, 2, 2, 0]]])
+    assert ok == [False]                            # no framed template
+
+
+def test_unmask_mirror_restores_the_occluded_half():
+    a = [[0, 6, 0, 0, 6, 0],
+         [0, 6, 6, 1, 1, 0],
+         [0, 0, 6, 1, 1, 0],
+         [0, 0, 0, 0, 0, 0]]
+    out, ok = run_plain("unmask_mirror", [a])
+    assert ok == [True]
+    assert out[0] == [[0, 6, 0, 0, 6, 0],
+                      [0, 6, 6, 6, 6, 0],
+                      [0, 0, 6, 6, 0, 0],
+                      [0, 0, 0, 0, 0, 0]]

@@ -6,15 +6,16 @@
 - band tiling: the band of rows (columns) holding the content continued periodically over the whole grid;
 - rings: concentric one-colour rings with their colour order reversed;
 - marker recolouring: cells of a fitted mask colour take their row's (column's) one other colour, or the pattern
-  of the one template drawn in the other colours.
+  of the one template drawn in the other colours; objects take the colour of the framed template of their shape;
+- symmetry completion whose mirror-axis cells are restored along lines.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import changed, per_slot, register, same_size, shift
-from topas_lit.modules.dsl.components import components, fit_choice, match_targets
+from topas_lit.modules.dsl.colour import ORTHO, changed, per_slot, register, same_size, shift
+from topas_lit.modules.dsl.components import components, enclosed_bg, fit_choice, match_targets
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, remap
 from topas_lit.modules.dsl.painting import first_code
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
@@ -218,3 +219,77 @@ def complete_symmetry_lines_fit(g: GridBatch, demos: DemoTargets):
     line = _line_fill(cells, known)
     out = torch.where(known | ~g.inside, cells, line)
     return out, g.size, ok & ~(g.inside & (out < 0)).flatten(1).any(1)
+
+
+# ----------------------------------------------------------------------------------------------- template shapes
+@register("recolour_like_enclosed_template", FAMILY)
+def recolour_like_enclosed_template(g: GridBatch):
+    """Templates are the objects (8-connected, one colour) lying wholly inside a hole (every background cell
+    4-adjacent to them is enclosed, none on the grid edge); every other object with a template's shape takes that
+    template's colour (not ok where one shape has templates of two colours)."""
+    c = components(g)
+    n, nc = len(g), c.ncell
+    hole = enclosed_bg(g)
+    open_ = ~g.inside | (g.inside & (g.cells == BG) & ~hole)
+    touch_open = torch.zeros_like(open_)
+    touch_hole = torch.zeros_like(open_)
+    for dr, dc in ORTHO:
+        touch_open = touch_open | shift(open_, dr, dc, True)
+        touch_hole = touch_hole | shift(hole, dr, dc, False)
+    per_obj = lambda m: c.scatter((m & c.fg).reshape(n, nc).int(), "amax", 0) > 0  # noqa: E731
+    tmpl = c.is_obj & per_obj(touch_hole) & ~per_obj(touch_open)
+    srt, order = c.shape_fp.sort(dim=1, stable=True)
+    run = torch.cat([torch.zeros_like(srt[:, :1]), (srt[:, 1:] != srt[:, :-1]).long()], 1).cumsum(1)
+    tcol = torch.where(tmpl, c.colour, -1).long().gather(1, order)
+    hi = torch.full_like(run, -1).scatter_reduce(1, run, tcol, "amax").gather(1, run)
+    lo = torch.full_like(run, 99).scatter_reduce(1, run, torch.where(tcol >= 0, tcol, 99), "amin").gather(1, run)
+    hi, lo = torch.empty_like(hi).scatter_(1, order, hi), torch.empty_like(lo).scatter_(1, order, lo)
+    take = c.is_obj & ~tmpl & (hi >= 0)
+    out = torch.where(c.fg, c.cell(torch.where(take, hi, c.colour.long())), g.cells)
+    return out, g.size, tmpl.any(1) & ~(take & (hi != lo)).any(1) & changed(g.cells, out)
+
+
+# ----------------------------------------------------------------------------------------------- occluded mirror
+AXIS_STEPS = range(-4, 5)   # mirror axes tried, in half cells, from the visible content's bounding-box centre
+
+
+def _mirror_unmask(g: GridBatch, kc: Tensor, hidden: Tensor, lr: bool) -> tuple[Tensor, Tensor]:
+    """Fill the ``hidden`` cells from their mirror partners (left-right or up-down) about the axis near the visible
+    content's centre where the most visible content cells meet their colour and no two visible cells differ
+    (a content cell's partner off the grid also clashes); partners hidden too give background.
+    ``kc``: colours of the visible cells, -1 on hidden ones. Returns (cells, ok: some axis fits)."""
+    rows, cols = coords(g.side, g.cells.device)
+    fgk = kc > 0
+    top, left, h, w, nonempty = bbox(fgk)
+    base = (2 * left + w - 1) if lr else (2 * top + h - 1)
+    best, fill = torch.full_like(top, -1), torch.full_like(kc, -1)
+    for d in AXIS_STEPS:
+        ax = (base + d)[:, None, None]
+        pr, pc = (rows, ax - cols) if lr else (ax - rows, cols)
+        valid = (pr >= 0) & (pc >= 0) & (pr < g.size[:, 0, None, None]) & (pc < g.size[:, 1, None, None])
+        pv = remap(kc, pr, pc, valid, -2)
+        both = (kc >= 0) & (pv >= 0)
+        clash = (both & (pv != kc)).flatten(1).any(1) | (fgk & (pv == -2)).flatten(1).any(1)
+        agree = (both & fgk & (pv == kc)).flatten(1).sum(1)
+        better = ~clash & (agree > best)
+        best = torch.where(better, agree, best)
+        fill = torch.where(better[:, None, None], pv, fill)
+    out = torch.where(hidden, fill.clamp(min=BG), g.cells)
+    return out, nonempty & (best > 0)
+
+
+@register("unmask_mirror", FAMILY)
+def unmask_mirror(g: GridBatch):
+    """The least common non-background colour is an occluder: its cells are restored from the left-right mirror of
+    the visible content (else the up-down mirror), about the axis near the content's centre that fits it best."""
+    cnt = g.counts.masked_fill(torch.arange(N_COLOURS, device=g.cells.device) == BG, 0)
+    present = cnt > 0
+    key = torch.where(present, cnt, cnt.amax(1, keepdim=True) + 1)
+    occ = key.argmin(1)
+    unique = (key == key.amin(1, keepdim=True)).sum(1) == 1
+    hidden = g.inside & (g.cells == occ[:, None, None])
+    kc = torch.where(g.inside & ~hidden, g.cells, -1)
+    lr, lr_ok = _mirror_unmask(g, kc, hidden, True)
+    ud, ud_ok = _mirror_unmask(g, kc, hidden, False)
+    out = torch.where(lr_ok[:, None, None], lr, ud)
+    return out, g.size, unique & (present.sum(1) >= 2) & (lr_ok | ud_ok) & changed(g.cells, out)
