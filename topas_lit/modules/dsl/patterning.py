@@ -19,7 +19,7 @@ from topas_lit.modules.dsl.components import components, enclosed_bg, fit_choice
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, remap
 from topas_lit.modules.dsl.painting import first_code
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
-from topas_lit.modules.dsl.symmetry import _filled, _masked, fit_mask_colour, period_fill, sym_fill
+from topas_lit.modules.dsl.symmetry import _filled, _masked, fit_mask_colour, sym_fill
 
 FAMILY = "patterning"
 
@@ -41,7 +41,8 @@ def keep_square_covered(g: GridBatch):
 
 
 # ----------------------------------------------------------------------------------------------- content symmetry
-CENTRE_STEPS = (0, -1, 1, -2, 2)   # centre shifts tried, in half cells, from the content's bounding-box centre
+ROW_STEPS = (0, -1, 1)   # centre row shifts tried, in half cells, from the content's bounding-box centre
+COL_STEPS = ((0, -1), (-2, 1), (2, 1))   # column shifts (same parity as the row's / the other parity), in half cells
 
 
 def _rotations(cr2: Tensor, cc2: Tensor, s: int, device) -> list[tuple[Tensor, Tensor]]:
@@ -63,53 +64,60 @@ def _rotated(cells: Tensor, size: Tensor, src: tuple[Tensor, Tensor]) -> tuple[T
 def complete_rotation(g: GridBatch):
     """Complete the non-background content to 90-degree rotational symmetry about the centre (near its bounding
     box's centre) where the most content cells meet a content cell of their colour and none meets another colour
-    or falls off the grid when rotated; background cells take the colour of a rotated content cell.
-
-    The three rotations are closed under inversion, so a cell's images are checked as its sources."""
+    or falls off the grid under the 90-degree rotation; background cells take the colour of a rotated content cell
+    (not ok where a cell and its three rotations disagree or content moves off the grid). Centres are scored on the
+    90-degree rotation alone (its inverse pairs the same cells)."""
     fg = _fg(g)
     s, dev = g.side, g.cells.device
     top, left, h, w, nonempty = bbox(fg)
-    val = torch.where(fg, g.cells, -1)
+    val = torch.where(fg, g.cells, -1).to(torch.int8)
     best = torch.full_like(top, -1)
-    bcr, bcc = 2 * top + h - 1, 2 * left + w - 1
-    for dr in CENTRE_STEPS:
-        for dc in CENTRE_STEPS:
-            cr2, cc2 = 2 * top + h - 1 + dr, 2 * left + w - 1 + dc
-            agree = torch.zeros_like(top)
-            clash = (cr2 - cc2) % 2 != 0
-            for src in _rotations(cr2[:, None, None], cc2[:, None, None], s, dev):
-                pv, valid = _rotated(val, g.size, src)
-                agree = agree + (fg & (pv == g.cells)).flatten(1).sum(1)
-                clash = clash | (fg & ((pv >= 0) & (pv != g.cells) | ~valid)).flatten(1).any(1)
+    r0, c0 = 2 * top + h - 1, 2 * left + w - 1
+    odd = (r0 - c0) % 2                                       # the column shift that keeps both halves integral
+    bcr, bcc = r0, c0 + odd
+    for dr in ROW_STEPS:
+        for even, uneven in COL_STEPS:
+            cr2 = r0 + dr
+            cc2 = c0 + torch.where((odd + dr) % 2 == 0, even, uneven)
+            pv, valid = _rotated(val, g.size, _rotations(cr2[:, None, None], cc2[:, None, None], s, dev)[0])
+            agree = (fg & (pv == val)).flatten(1).sum(1)
+            clash = (fg & ((pv >= 0) & (pv != val) | ~valid)).flatten(1).any(1)
             better = ~clash & (agree > best)
             best = torch.where(better, agree, best)
             bcr, bcc = torch.where(better, cr2, bcr), torch.where(better, cc2, bcc)
-    out = g.cells
+    hi, lo, off = val, torch.where(fg, val, N_COLOURS), torch.zeros_like(nonempty)
     for src in _rotations(bcr[:, None, None], bcc[:, None, None], s, dev):
-        pv, _ = _rotated(val, g.size, src)
-        out = torch.where((out == BG) & g.inside & (pv > 0), pv, out)
-    return out, g.size, nonempty & (best > 0) & changed(g.cells, out)
+        pv, valid = _rotated(val, g.size, src)
+        hi, lo = torch.maximum(hi, pv), torch.minimum(lo, torch.where(pv >= 0, pv, N_COLOURS))
+        off = off | (fg & ~valid).flatten(1).any(1)
+    out = torch.where((g.cells == BG) & g.inside & (hi > 0), hi.to(g.cells.dtype), g.cells)
+    clash = ((hi >= 0) & (hi != lo)).flatten(1).any(1)
+    return out, g.size, nonempty & (best > 0) & ~off & ~clash & changed(g.cells, out)
 
 
 # ----------------------------------------------------------------------------------------------- band tiling
 def _band_tile(g: GridBatch, demos: DemoTargets, axis: int):
-    """The rows (axis 0) or columns (axis 1) spanned by the content are known; the rest of the grid is filled either
-    by the smallest periodic lattice of the known cells or by repeating the whole band (the first option that
-    reproduces the demos)."""
+    """The rows (axis 0) or columns (axis 1) spanned by the content are repeated over the whole grid with a period
+    along that axis: the smallest one under which the band's lines agree, or the band's whole length (the first
+    option that reproduces the demos)."""
     fg = _fg(g)
     top, left, h, w, nonempty = bbox(fg)
     rows, cols = coords(g.side, g.cells.device)
     pos, lo, ln = (rows, top, h) if axis == 0 else (cols, left, w)
-    lo, ln = lo[:, None, None], ln[:, None, None]
-    known = g.inside & (pos >= lo) & (pos < lo + ln)
-    lattice, filled = period_fill(g.cells, g.size, known)
-    src = lo + (pos - lo) % ln
-    band = remap(g.cells, src if axis == 0 else rows, cols if axis == 0 else src, g.inside, PAD)
+    kc = torch.where(g.inside & (pos >= lo[:, None, None]) & (pos < (lo + ln)[:, None, None]), g.cells, -1)
+    kc = kc.to(torch.int8)
+    period = ln
+    for p in reversed(range(1, g.side)):                       # the smallest clash-free period wins
+        other = shift(kc, p, 0, -1) if axis == 0 else shift(kc, 0, p, -1)
+        clash = ((kc >= 0) & (other >= 0) & (kc != other)).flatten(1).any(1)
+        period = torch.where(~clash & (p < ln), p, period)
+    lo = lo[:, None, None]
 
     def make(k: Tensor):
-        first = k[:, None, None] == 0
-        out = torch.where(first, lattice, band)
-        return out, g.size, nonempty & (filled | (k == 1))
+        per = torch.where(k == 0, period, ln)[:, None, None]
+        src = lo + (pos - lo) % per
+        out = remap(g.cells, src if axis == 0 else rows, cols if axis == 0 else src, g.inside, PAD)
+        return out, g.size, nonempty
 
     k, _ = fit_choice(demos, 2, make)
     cells, size, ok = make(k)
@@ -250,7 +258,7 @@ def recolour_like_enclosed_template(g: GridBatch):
 
 
 # ----------------------------------------------------------------------------------------------- occluded mirror
-AXIS_STEPS = range(-4, 5)   # mirror axes tried, in half cells, from the visible content's bounding-box centre
+AXIS_STEPS = range(-2, 3)   # mirror axes tried, in half cells, from the visible content's bounding-box centre
 
 
 def _mirror_unmask(g: GridBatch, kc: Tensor, hidden: Tensor, lr: bool) -> tuple[Tensor, Tensor]:
@@ -274,7 +282,7 @@ def _mirror_unmask(g: GridBatch, kc: Tensor, hidden: Tensor, lr: bool) -> tuple[
         better = ~clash & (agree > best)
         best = torch.where(better, agree, best)
         fill = torch.where(better[:, None, None], pv, fill)
-    out = torch.where(hidden, fill.clamp(min=BG), g.cells)
+    out = torch.where(hidden, fill.clamp(min=BG).to(g.cells.dtype), g.cells)
     return out, nonempty & (best > 0)
 
 
@@ -288,7 +296,7 @@ def unmask_mirror(g: GridBatch):
     occ = key.argmin(1)
     unique = (key == key.amin(1, keepdim=True)).sum(1) == 1
     hidden = g.inside & (g.cells == occ[:, None, None])
-    kc = torch.where(g.inside & ~hidden, g.cells, -1)
+    kc = torch.where(g.inside & ~hidden, g.cells, -1).to(torch.int8)
     lr, lr_ok = _mirror_unmask(g, kc, hidden, True)
     ud, ud_ok = _mirror_unmask(g, kc, hidden, False)
     out = torch.where(lr_ok[:, None, None], lr, ud)
