@@ -132,3 +132,32 @@ def test_unmask_mirror_restores_the_occluded_half():
                       [0, 6, 6, 6, 6, 0],
                       [0, 0, 6, 6, 0, 0],
                       [0, 0, 0, 0, 0, 0]]
+
+
+def test_rows_follow_template():
+    a = [[0, 0, 0, 0, 0, 0],
+         [3, 3, 2, 3, 3, 2],
+         [0, 0, 0, 0, 0, 0],
+         [8, 8, 4, 0, 0, 0],
+         [1, 0, 6, 0, 1, 0]]                        # any cells of the template may be given
+    out, ok = run_plain("rows_follow_template", [a, [[1, 2, 1], [5, 0, 0]]])
+    assert ok == [True, False]                      # second grid: colour 2 of the template never read in row 1
+    _, ok = run_plain("rows_follow_template", [[[3, 3, 2], [8, 4, 0]]])
+    assert ok == [False]                            # template colour 3 read as both 8 and 4
+    assert out[0] == [[0, 0, 0, 0, 0, 0],
+                      [3, 3, 2, 3, 3, 2],
+                      [0, 0, 0, 0, 0, 0],
+                      [8, 8, 4, 8, 8, 4],
+                      [1, 1, 6, 1, 1, 6]]
+
+
+def test_recolour_rows_by_marker_fit():
+    a, a_out = [[0, 0, 5], [0, 5, 0], [5, 0, 0]], [[3, 3, 3], [4, 4, 4], [2, 2, 2]]
+    test = [[0, 5, 0], [0, 0, 5], [0, 5, 0]]
+    unseen = [[0, 5, 0, 0]]                         # column 1 seen, but sizes differ... still keyed by column
+    out, ok = run_fit("recolour_rows_by_marker_fit", [[(a, a_out), (test, None), (unseen, None)]])
+    assert ok == [True, True, True]
+    assert out[1] == [[4, 4, 4], [3, 3, 3], [4, 4, 4]]
+    assert out[2] == [[4, 4, 4, 4]]
+    _, ok = run_fit("recolour_rows_by_marker_fit", [[(a, a_out), ([[0, 0, 0, 5]], None)]])
+    assert ok == [True, False]                      # a marker column no demo showed

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import ORTHO, changed, per_slot, register, same_size, shift
+from topas_lit.modules.dsl.colour import ORTHO, changed, fit_keys, per_slot, register, same_size, shift
 from topas_lit.modules.dsl.components import components, enclosed_bg, fit_choice, match_targets
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, remap
 from topas_lit.modules.dsl.painting import first_code
@@ -301,3 +301,51 @@ def unmask_mirror(g: GridBatch):
     ud, ud_ok = _mirror_unmask(g, kc, hidden, False)
     out = torch.where(lr_ok[:, None, None], lr, ud)
     return out, g.size, unique & (present.sum(1) >= 2) & (lr_ok | ud_ok) & changed(g.cells, out)
+
+
+# ----------------------------------------------------------------------------------------------- row templates
+@register("rows_follow_template", FAMILY)
+def rows_follow_template(g: GridBatch):
+    """The row with the most non-background cells (unique) is a template; every other non-empty row is a recoloured
+    beginning of it: its colours, read against the template's colours at the same columns, give a colour map that
+    completes the row along the template (not ok where a map is inconsistent or misses a template colour)."""
+    n, s = len(g), g.side
+    fg = _fg(g)
+    cnt = fg.sum(2)                                                        # [N, s]
+    best = cnt.amax(1, keepdim=True)
+    t_row = cnt.argmax(1)
+    unique = ((cnt == best).sum(1) == 1) & (best[:, 0] > 0)
+    tmpl = g.cells.gather(1, t_row[:, None, None].expand(n, 1, s)).expand(n, s, s).long().clamp(max=N_COLOURS - 1)
+    t_fg = (tmpl != BG) & g.inside
+    pair = fg & t_fg                                                       # cells read against the template
+    key = (torch.arange(s, device=g.cells.device).view(1, s, 1) * N_COLOURS + tmpl).reshape(n, s * s)
+    val = g.cells.reshape(n, s * s).long()
+    hi = torch.full((n, s * N_COLOURS), -1, dtype=torch.long, device=g.cells.device)
+    hi = hi.scatter_reduce(1, key, torch.where(pair.reshape(n, -1), val, -1), "amax")
+    lo = torch.full_like(hi, N_COLOURS).scatter_reduce(1, key, torch.where(pair.reshape(n, -1), val, N_COLOURS),
+                                                       "amin")
+    hi_c, lo_c = hi.gather(1, key).view(n, s, s), lo.gather(1, key).view(n, s, s)
+    row_on = (cnt > 0)[:, :, None]
+    fill = row_on & t_fg & ~fg
+    bad = (fill & (hi_c < 0)) | (pair & (hi_c != lo_c)) | (fg & ~t_fg & row_on)
+    out = torch.where(fill, hi_c.clamp(min=0).to(g.cells.dtype), g.cells)
+    return out, g.size, unique & ~bad.flatten(1).any(1) & changed(g.cells, out)
+
+
+@register("recolour_rows_by_marker_fit", FAMILY, fitted=True)
+def recolour_rows_by_marker_fit(g: GridBatch, demos: DemoTargets):
+    """Every row holding one non-background cell is painted whole in a colour fitted from that cell's column
+    (rows without one keep their cells)."""
+    n, s = len(g), g.side
+    fg = _fg(g)
+    one = fg.sum(2, keepdim=True) == 1
+    col = fg.long().argmax(2, keepdim=True)
+    key = torch.where(one, col + 1, 0).expand(n, s, s)
+    value, seen, ok = fit_keys(key, g.inside & one, demos, s + 1)
+    gs = demos.slots
+    value, seen = per_slot(value, gs), per_slot(seen, gs)
+    flat = key.reshape(n, -1)
+    known = seen.gather(1, flat).view_as(key) | ~one | ~g.inside
+    out = torch.where(one & g.inside, value.gather(1, flat).view_as(key).to(g.cells.dtype), g.cells)
+    ok = per_slot(ok & same_size(g.size, demos), gs) & known.flatten(1).all(1) & one.any(1)[:, 0]
+    return out, g.size, ok & changed(g.cells, out, gs)
