@@ -7,7 +7,9 @@
 - rings: concentric one-colour rings with their colour order reversed;
 - marker recolouring: cells of a fitted mask colour take their row's (column's) one other colour, or the pattern
   of the one template drawn in the other colours; objects take the colour of the framed template of their shape;
-- symmetry completion whose mirror-axis cells are restored along lines.
+- symmetry completion whose mirror-axis cells are restored along lines; an occluder colour removed by mirroring
+  the visible content;
+- row templates: rows completed along the fullest row through a colour map; rows painted by their marker's column.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def keep_square_covered(g: GridBatch):
 
 # ----------------------------------------------------------------------------------------------- content symmetry
 ROW_STEPS = (0, -1, 1)   # centre row shifts tried, in half cells, from the content's bounding-box centre
-COL_STEPS = ((0, -1), (-2, 1), (2, 1))   # column shifts (same parity as the row's / the other parity), in half cells
+COL_STEPS = ((0, -1), (-2, 1), (2, 1))   # column shifts in half cells: (when the parity allows it, when it does not)
 
 
 def _rotations(cr2: Tensor, cc2: Tensor, s: int, device) -> list[tuple[Tensor, Tensor]]:
