@@ -164,13 +164,11 @@ class Components:
         return torch.where(self.is_obj, rank.to(torch.int32), nc)
 
     @cached_property
-    def shape_mult(self) -> Tensor:
-        """[N, s*s] per object: how many objects of the grid have its shape (mask up to translation), 0 if none.
-
-        Shapes compare through a sum of fixed pseudo-random 40-bit weights of the cells' offsets (row, column)
-        from the object's top-left corner (exact up to astronomically unlikely collisions; the same weights on
-        every canvas); equal runs counted after a sort.
-        """
+    def shape_fp(self) -> Tensor:
+        """[N, s*s] long per object: a fingerprint of its shape (mask up to translation); distinct sentinels for
+        non-objects. A sum of fixed pseudo-random 40-bit weights of the cells' offsets (row, column) from the
+        object's top-left corner (exact up to astronomically unlikely collisions; the same weights on every
+        canvas)."""
         n, dev, s, nc = self.count.shape[0], self.count.device, self.side, self.ncell
         pos = torch.arange(NCELL, device=dev, dtype=torch.long)
         weight = (_mix(pos, 2654435761) << 9) ^ _mix(pos, 1103515245)  # < 2**40: sums of 900 fit in int64
@@ -180,8 +178,13 @@ class Components:
         val = torch.where(self.fg.reshape(n, nc), weight[off.clamp(0, NCELL - 1).long()], 0)
         pos = pos[:nc]
         fp = torch.zeros(n, nc + 1, dtype=torch.long, device=dev).scatter_add_(1, self._lab.long(), val)[:, :nc]
-        fp = torch.where(self.is_obj, fp, (1 << 62) + pos)  # non-objects: distinct sentinels
-        srt, order = fp.sort(dim=1, stable=True)
+        return torch.where(self.is_obj, fp, (1 << 62) + pos)  # non-objects: distinct sentinels
+
+    @cached_property
+    def shape_mult(self) -> Tensor:
+        """[N, s*s] per object: how many objects of the grid have its shape (``shape_fp``), 0 if none; equal runs
+        counted after a sort."""
+        srt, order = self.shape_fp.sort(dim=1, stable=True)
         new_run = torch.cat([torch.ones_like(srt[:, :1]), (srt[:, 1:] != srt[:, :-1]).long()], 1)
         run = new_run.cumsum(1) - 1
         run_len = torch.zeros_like(run).scatter_add_(1, run, torch.ones_like(run))
