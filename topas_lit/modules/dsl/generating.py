@@ -12,6 +12,7 @@ a mask half repeated per cell of a colour half (``kron_halves``), an edge-extend
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from topas_lit.modules.dsl.colour import DIAG, fit_colour, nonbg_counts, per_slot, register
@@ -24,6 +25,7 @@ from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 from topas_lit.modules.dsl.split import halves
 
 FAMILY = "generating"
+PANELS = 8            # panel rows / columns told apart by sparse_panels_to_pixels
 
 
 # ----------------------------------------------------------------------------------------------- output sizes
@@ -314,3 +316,94 @@ def pad_extend(g: GridBatch):
     corner = ((rows == 0) | (rows == h + 1)) & ((cols == 0) | (cols == w + 1))
     cells = remap(g.cells, (rows - 1).clamp(min=0).minimum(h - 1), (cols - 1).clamp(min=0).minimum(w - 1), out_in)
     return torch.where(corner & out_in, BG, cells), size, (g.size[:, 0] > 0)
+
+
+# ----------------------------------------------------------------------------------------------- summaries
+@register("line_colours_square", FAMILY)
+def line_colours_square(g: GridBatch):
+    """The colours whose cells all lie on one row (else: on one column), ordered by that row (column), as the rows
+    (columns) of a k x k grid; colours spread over several rows and columns (a block) are left out."""
+    s, n, dev = g.side, len(g), g.cells.device
+    rows, cols = coords(s, dev)
+    hit = (g.cells[:, None] == torch.arange(1, N_COLOURS, device=dev)[None, :, None, None]) & g.inside[:, None]
+    present = hit.flatten(2).any(2)                                                     # [N, 9]
+    outs = []
+    for pos in (rows, cols):
+        lo = torch.where(hit, pos, s).flatten(2).amin(2)
+        hi = torch.where(hit, pos, -1).flatten(2).amax(2)
+        line = present & (lo == hi)
+        k = line.sum(1)
+        order = torch.where(line, lo, 2 * s).argsort(dim=1, stable=True)                # line colours first
+        outs.append((order + 1, k, line))
+    (ro, rk, rl), (co, ck, cl) = outs
+    by_rows = rk > ck
+    order = torch.where(by_rows[:, None], ro, co)
+    k = torch.where(by_rows, rk, ck)
+    idx = torch.where(by_rows[:, None, None], rows, cols).clamp(max=N_COLOURS - 2).expand(n, s, s)
+    colour = order.gather(1, idx.reshape(n, -1)).view(n, s, s)
+    size = torch.stack([k, k], 1)
+    cells = torch.where(inside(size, s), colour, PAD).to(g.cells.dtype)
+    return cells, size, (rk != ck) & (k >= 2)
+
+
+@register("sparse_panels_to_pixels", FAMILY)
+def sparse_panels_to_pixels(g: GridBatch):
+    """Panels separated by empty (all background) rows and columns -> an R x C grid of each panel's most common
+    non-background colour (ties: smaller colour)."""
+    s, n, dev = g.side, len(g), g.cells.device
+    fg = fg_of(g)
+    busy_r, busy_c = fg.any(2), fg.any(1)                                               # [N, s]
+    rid = torch.where(busy_r, (busy_r & ~F.pad(busy_r, (1, 0))[:, :s]).long().cumsum(1) - 1, -1)
+    cid = torch.where(busy_c, (busy_c & ~F.pad(busy_c, (1, 0))[:, :s]).long().cumsum(1) - 1, -1)
+    nr, nc = rid.amax(1) + 1, cid.amax(1) + 1
+    panel = rid[:, :, None].clamp(0, PANELS - 1) * PANELS + cid[:, None, :].clamp(0, PANELS - 1)
+    slot = torch.where(fg, panel * N_COLOURS + g.cells.long().clamp(max=N_COLOURS - 1), PANELS * PANELS * N_COLOURS)
+    tab = torch.zeros(n, PANELS * PANELS * N_COLOURS + 1, dtype=torch.int32, device=dev)
+    tab = tab.scatter_add_(1, slot.view(n, -1), torch.ones(n, s * s, dtype=torch.int32, device=dev))
+    tab = tab[:, :-1].view(n, PANELS * PANELS, N_COLOURS)
+    colour = torch.where(tab.amax(2) > 0, tab.argmax(2), BG)                            # [N, PANELS^2]
+    rows, cols = coords(s, dev)
+    k = rows.clamp(max=PANELS - 1) * PANELS + cols.clamp(max=PANELS - 1)
+    size = torch.stack([nr, nc], 1)
+    cells = torch.where(inside(size, s), colour.gather(1, k.expand(n, s, s).reshape(n, -1)).view(n, s, s), PAD)
+    ok = (nr * nc >= 2) & (nr <= PANELS) & (nc <= PANELS)
+    return cells.to(g.cells.dtype), size, ok
+
+
+@register("largest_objects_bars", FAMILY)
+def largest_objects_bars(g: GridBatch):
+    """The objects (8-connected, one colour) of the largest size m, left to right: an m x j grid, column i the colour
+    of the i-th of them."""
+    c = components(g)
+    s, n = g.side, len(g)
+    m = torch.where(c.is_obj, c.count, 0).amax(1)
+    big = c.is_obj & (c.count == m[:, None])
+    j = big.sum(1)
+    order = torch.where(big, c.left.long() * s * s + torch.arange(s * s, device=g.cells.device), 2 * s ** 3)
+    order = order.argsort(dim=1, stable=True)
+    colour = c.colour.long().gather(1, order)                                            # largest objects first
+    rows, cols = coords(s, g.cells.device)
+    size = torch.stack([m.long(), j], 1)
+    cells = colour.gather(1, cols.expand(n, s, s).reshape(n, -1)).view(n, s, s)
+    cells = torch.where(inside(size, s), cells, PAD).to(g.cells.dtype)
+    return cells, size, (j >= 1) & (m >= 2)
+
+
+@register("lines_fill_fit", FAMILY, fitted=True)
+def lines_fill_fit(g: GridBatch, demos: DemoTargets):
+    """The background of every column (or row, or both: fitted) holding a non-background cell -> a fitted colour."""
+    fg = fg_of(g)
+    bg = g.inside & ~fg
+    options = [bg & fg.any(1, keepdim=True), bg & fg.any(2, keepdim=True), bg & (fg.any(1, keepdim=True) |
+                                                                               fg.any(2, keepdim=True))]
+    outs = []
+    for mask in options:
+        colour, ok = fit_colour(mask, demos)
+        outs.append((torch.where(mask, colour[:, None, None].to(g.cells.dtype), g.cells), ok & mask.flatten(1).any(1)))
+
+    def make(k: Tensor):
+        return _pick([o[0] for o in outs], k), g.size, _pick([o[1] for o in outs], k)
+
+    k, _ = fit_choice(demos, len(outs), make)
+    cells, size, ok = make(k)
+    return cells, size, _exact(cells, size, ok, demos)
