@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import DIAG, fit_colour, nonbg_counts, per_slot, register
-from topas_lit.modules.dsl.components import components, fit_choice, match_targets
+from topas_lit.modules.dsl.colour import DIAG, fit_colour, nonbg_counts, per_slot, register, shift
+from topas_lit.modules.dsl.components import components, fit_choice, match_targets, obj_box
 from topas_lit.modules.dsl.extraction import _colour_sequence
 from topas_lit.modules.dsl.geometry import first_demo
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords, inside, remap
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, inside, remap
 from topas_lit.modules.dsl.painting import _paint, _rays, fg_of
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 from topas_lit.modules.dsl.split import halves
@@ -407,3 +407,98 @@ def lines_fill_fit(g: GridBatch, demos: DemoTargets):
     k, _ = fit_choice(demos, len(outs), make)
     cells, size, ok = make(k)
     return cells, size, _exact(cells, size, ok, demos)
+
+
+# ----------------------------------------------------------------------------------------------- pieces
+def _object_rank(c, k: int) -> Tensor:
+    """[N] label of the k-th object in reading order of its first cell (k static)."""
+    idx = torch.arange(c.ncell, device=c.count.device)
+    return torch.where(c.is_obj, idx, 2 * c.ncell).sort(dim=1).values[:, k].clamp(max=c.ncell - 1)
+
+
+@register("pieces_to_quadrants", FAMILY)
+def pieces_to_quadrants(g: GridBatch):
+    """Four objects (8-connected, one colour) with boxes of one size h x w, each heavier towards one corner of its
+    box: a 2h x 2w grid with each object's box in the quadrant of that corner."""
+    c = components(g)
+    s, n, dev = g.side, len(g), g.cells.device
+    idx = torch.arange(c.ncell, device=dev, dtype=torch.int32)
+    fg = c.fg.reshape(n, -1).to(torch.int32)
+    rsum, csum = c.scatter(idx // s * fg, "sum", 0), c.scatter(idx % s * fg, "sum", 0)
+    # twice the mean offset from the box's centre, times the count: sign says the heavier side
+    dr = 2 * (rsum - c.count * c.top) - c.count * (c.bottom - c.top)
+    dc = 2 * (csum - c.count * c.left) - c.count * (c.right - c.left)
+    quad = (dr > 0).long() * 2 + (dc > 0).long()
+    tie = (dr == 0) | (dc == 0)
+    h0, w0 = obj_box(c, _object_rank(c, 0))[2:]
+    same = ((c.bottom - c.top + 1 == h0[:, None]) & (c.right - c.left + 1 == w0[:, None])) | ~c.is_obj
+    ok = (c.n_obj == 4) & same.all(1) & ~(tie & c.is_obj).any(1)
+    rows, cols = coords(s, dev)
+    h, w = h0[:, None, None], w0[:, None, None]
+    q = (rows // h.clamp(min=1)).clamp(max=1) * 2 + (cols // w.clamp(min=1)).clamp(max=1)
+    out = torch.full_like(g.cells, BG)
+    for k in range(4):
+        mine = c.is_obj & (quad == k)
+        ok = ok & (mine.sum(1) == 1)
+        lab = mine.long().argmax(1)
+        top, left, _, _ = obj_box(c, lab)
+        src_r, src_c = top[:, None, None] + rows % h.clamp(min=1), left[:, None, None] + cols % w.clamp(min=1)
+        take = (q == k)
+        val = remap(g.cells, src_r, src_c, take, BG)
+        on = remap(c.label, src_r, src_c, take, -1) == lab[:, None, None]
+        out = torch.where(take & on, val, out)
+    size = torch.stack([h0 * 2, w0 * 2], 1)
+    return torch.where(inside(size, s), out, PAD), size, ok
+
+
+PIECE = 6            # largest piece side joined by ``join_pieces``
+
+
+@register("join_pieces", FAMILY)
+def join_pieces(g: GridBatch):
+    """Two objects (8-connected, one colour, boxes up to 6 x 6) joined without overlap into a filled rectangle: the
+    first relative offset (rows, then columns, -5..5) at which they tile it; the rectangle is the output."""
+    c = components(g)
+    s, n, dev = g.side, len(g), g.cells.device
+    b = 3 * PIECE                                                    # board side: piece A at (PIECE, PIECE)
+    ok = c.n_obj == 2
+    br, bc = coords(b, dev)
+    patches = []
+    for k in range(2):
+        lab = _object_rank(c, k)
+        top, left, h, w = obj_box(c, lab)
+        ok = ok & (h <= PIECE) & (w <= PIECE)
+        rr, cc = br[None] + top[:, None, None], bc[None] + left[:, None, None]
+        take = (br < PIECE)[None] & (bc < PIECE)[None] & (rr < s) & (cc < s)
+        flat = (rr.clamp(max=s - 1) * s + cc.clamp(max=s - 1)).reshape(n, -1)
+        on = (c.label.reshape(n, -1).gather(1, flat).view(n, b, b) == lab[:, None, None]) & take
+        col = g.cells.reshape(n, -1).gather(1, flat).view(n, b, b)
+        patches.append((on, torch.where(on, col, BG)))
+    (ma, ca), (mb, cb) = patches
+    ma, ca = _roll(ma, PIECE, PIECE, False), _roll(ca, PIECE, PIECE, BG)
+    best = torch.full((n,), -1, dtype=torch.long, device=dev)
+    opts = [(dr, dc) for dr in range(-PIECE + 1, PIECE) for dc in range(-PIECE + 1, PIECE)]
+    for i, (dr, dc) in reversed(list(enumerate(opts))):      # reversed: the first fitting offset wins
+        mbs = _roll(mb, PIECE + dr, PIECE + dc, False)
+        union = ma | mbs
+        top, left, h, w, _ = bbox(union)
+        full = (h * w == union.flatten(1).sum(1)) & ~(ma & mbs).flatten(1).any(1)
+        best = torch.where(full, i, best)
+    off = torch.tensor(opts, device=dev)[best.clamp(min=0)]                               # [N, 2]
+    src_r, src_c = br[None] - (PIECE + off[:, 0, None, None]), bc[None] - (PIECE + off[:, 1, None, None])
+    inb = (src_r >= 0) & (src_c >= 0) & (src_r < b) & (src_c < b)
+    mbs = remap(mb, src_r, src_c, inb, False)
+    cbs = remap(cb, src_r, src_c, inb, BG)
+    union = ma | mbs
+    top, left, h, w, _ = bbox(union)
+    board = torch.where(ma, ca, cbs)
+    rows, cols = coords(s, dev)
+    inn = inside(torch.stack([h, w], 1), s)
+    flat = ((rows + top[:, None, None]).clamp(max=b - 1) * b + (cols + left[:, None, None]).clamp(max=b - 1))
+    out = board.reshape(n, -1).gather(1, flat.reshape(n, -1)).view(n, s, s)
+    return torch.where(inn, out, PAD), torch.stack([h, w], 1), ok & (best >= 0)
+
+
+def _roll(x: Tensor, dr: int, dc: int, fill) -> Tensor:
+    """``x [N, b, b]`` moved down by dr and right by dc (static, >= 0), ``fill`` in the cells uncovered."""
+    return shift(x, -dr, -dc, fill)
