@@ -16,13 +16,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from topas_lit.modules.dsl.colour import DIAG, fit_colour, nonbg_counts, per_slot, register, shift
-from topas_lit.modules.dsl.components import components, fit_choice, match_targets, obj_box
+from topas_lit.modules.dsl.components import components, fit_choice, match_targets, obj_box, pick
 from topas_lit.modules.dsl.extraction import _colour_sequence
 from topas_lit.modules.dsl.geometry import first_demo
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, inside, remap
 from topas_lit.modules.dsl.painting import _paint, _rays, fg_of
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
-from topas_lit.modules.dsl.split import halves
+from topas_lit.modules.dsl.split import RUNS, _panel_table, halves, panels
 
 FAMILY = "generating"
 PANELS = 8            # panel rows / columns told apart by sparse_panels_to_pixels
@@ -502,3 +502,66 @@ def join_pieces(g: GridBatch):
 def _roll(x: Tensor, dr: int, dc: int, fill) -> Tensor:
     """``x [N, b, b]`` moved down by dr and right by dc (static, >= 0), ``fill`` in the cells uncovered."""
     return shift(x, -dr, -dc, fill)
+
+
+# ----------------------------------------------------------------------------------------------- key and mask
+def _key_paint(g: GridBatch, key: tuple, mask: tuple, mask_on: Tensor, at_key: bool):
+    """A colour key (top, left, h, w) and a mask window (top, left, H, W) of the grid whose sides are multiples
+    of the key's, ``mask_on [N, s, s]`` its "on" cells: with ``at_key`` the key's cells where the mask block holds
+    an on cell at its centre (key size), else the mask's on cells painted with the key upscaled (mask size)."""
+    kt, kl, kh, kw = key
+    mt, ml, mh, mw = mask
+    s = g.side
+    rows, cols = coords(s, g.cells.device)
+    fr, fc = mh // kh.clamp(min=1), mw // kw.clamp(min=1)
+    ok = (kh >= 1) & (kw >= 1) & (mh % kh.clamp(min=1) == 0) & (mw % kw.clamp(min=1) == 0) & \
+        (fr >= 2) & (fc >= 2)
+    c = lambda x: x[:, None, None]                                                   # noqa: E731
+    if at_key:
+        size = torch.stack([kh, kw], 1)
+        inn = inside(size, s)
+        key_val = remap(g.cells, rows + c(kt), cols + c(kl), inn, BG)
+        on = remap(mask_on, c(mt) + rows * c(fr) + c(fr) // 2, c(ml) + cols * c(fc) + c(fc) // 2, inn, False)
+    else:
+        size = torch.stack([mh, mw], 1)
+        inn = inside(size, s)
+        key_val = remap(g.cells, c(kt) + rows // c(fr).clamp(min=1), c(kl) + cols // c(fc).clamp(min=1), inn, BG)
+        on = remap(mask_on, rows + c(mt), cols + c(ml), inn, False)
+    return torch.where(inn, torch.where(on, key_val, BG), PAD), size, ok
+
+
+@register("key_mask_objects", FAMILY)
+def key_mask_objects(g: GridBatch):
+    """The object (8-connected, multicolour) with the most colours is a key; the other non-background cells form a
+    mask whose box is a multiple of the key's: the key cells where the mask, shrunk to the key's size, is on."""
+    cm = components(g, multi=True)
+    lab, unique = pick(cm, cm.ncol)
+    key_cells = cm.label == lab[:, None, None]
+    mask_on = fg_of(g) & ~key_cells
+    top, left, h, w = obj_box(cm, lab)
+    mt, ml, mh, mw, any_mask = bbox(mask_on)
+    cells, size, ok = _key_paint(g, (top, left, h, w), (mt, ml, mh, mw), mask_on, True)
+    ncol = cm.ncol.gather(1, lab[:, None])[:, 0]
+    return cells, size, ok & unique & any_mask & (ncol >= 2)
+
+
+@register("key_mask_panels", FAMILY)
+def key_mask_panels(g: GridBatch):
+    """Panels: the smallest panel with several colours is a key, the largest one-colour panel a mask whose size is
+    a multiple of the key's: the mask's cells painted with the key upscaled to the mask's size."""
+    p = panels(g)
+    n, dev = len(g), g.cells.device
+    k = p.cell_panel()
+    hit = (g.cells[:, None] == torch.arange(1, N_COLOURS, device=dev)[None, :, None, None]) & (k >= 0)[:, None]
+    per = torch.stack([_panel_table(p, hit[:, i]) > 0 for i in range(N_COLOURS - 1)], 2).sum(2)  # [N, RUNS^2]
+    idx = torch.arange(RUNS * RUNS, device=dev)
+    live = idx < p.count[:, None]
+    ncol = p.n_cols.clamp(min=1)[:, None]
+    parea = p.rlen.gather(1, (idx // ncol).clamp(max=RUNS - 1)) * p.clen.gather(1, (idx % ncol).clamp(max=RUNS - 1))
+    key_k = torch.where(live & (per >= 2), parea, RUNS * RUNS * g.side ** 2).argmin(1)
+    mask_k = torch.where(live & (per == 1), parea, -1).argmax(1)
+    has = (live & (per >= 2)).any(1) & (live & (per == 1)).any(1)
+    key, mask = p.window(key_k), p.window(mask_k)
+    mask_on = (k == mask_k[:, None, None]) & fg_of(g)
+    cells, size, ok = _key_paint(g, key, mask, mask_on, False)
+    return cells, size, ok & has & p.valid
