@@ -565,3 +565,23 @@ def key_mask_panels(g: GridBatch):
     mask_on = (k == mask_k[:, None, None]) & fg_of(g)
     cells, size, ok = _key_paint(g, key, mask, mask_on, False)
     return cells, size, ok & has & p.valid
+
+
+@register("key_corners", FAMILY)
+def key_corners(g: GridBatch):
+    """The four corner cells are a key and the grid less its two outer lines on each side a mask: the mask's
+    non-background cells painted with the colour of the corner of their quadrant."""
+    s = g.side
+    rows, cols = coords(s, g.cells.device)
+    h, w = g.size[:, 0], g.size[:, 1]
+    size = g.size - 4
+    half = (size // 2).clamp(min=1)
+    inn = inside(size, s)
+    c = lambda x: x[:, None, None]                                                   # noqa: E731
+    mask = remap(g.cells, rows + 2, cols + 2, inn, BG)
+    key = remap(g.cells, torch.where(rows // c(half[:, 0]) >= 1, c(h) - 1, 0),
+                torch.where(cols // c(half[:, 1]) >= 1, c(w) - 1, 0), inn, BG)
+    corners = remap(g.cells, torch.where(rows >= 1, c(h) - 1, 0), torch.where(cols >= 1, c(w) - 1, 0),
+                    (rows < 2) & (cols < 2), BG)
+    ok = (size >= 2).all(1) & (size % 2 == 0).all(1) & ((corners != BG) | (rows >= 2) | (cols >= 2)).flatten(1).all(1)
+    return torch.where(inn, torch.where(mask != BG, key, BG), PAD), size, ok
