@@ -585,3 +585,61 @@ def key_corners(g: GridBatch):
                     (rows < 2) & (cols < 2), BG)
     ok = (size >= 2).all(1) & (size % 2 == 0).all(1) & ((corners != BG) | (rows >= 2) | (cols >= 2)).flatten(1).all(1)
     return torch.where(inn, torch.where(mask != BG, key, BG), PAD), size, ok
+
+
+# ----------------------------------------------------------------------------------------------- frames
+@register("scale_into_frame", FAMILY)
+def scale_into_frame(g: GridBatch):
+    """The largest object (8-connected, multicolour) is a square frame; the other non-background cells, upscaled to
+    fill its interior exactly, are drawn inside it; the framed square is the output."""
+    cm = components(g, multi=True)
+    area = (cm.bottom - cm.top + 1) * (cm.right - cm.left + 1)
+    lab, unique = pick(cm, torch.where(cm.is_obj, area, 0))
+    top, left, fh, fw = obj_box(cm, lab)
+    rest = fg_of(g) & (cm.label != lab[:, None, None])
+    rt, rl, rh, rw, any_rest = bbox(rest)
+    ih, iw = fh - 2, fw - 2
+    fr, fc = ih // rh.clamp(min=1), iw // rw.clamp(min=1)
+    ok = unique & any_rest & (ih >= 1) & (iw >= 1) & (ih % rh.clamp(min=1) == 0) & (iw % rw.clamp(min=1) == 0) & \
+        (fr >= 1) & (fc >= 1)
+    s = g.side
+    rows, cols = coords(s, g.cells.device)
+    c = lambda x: x[:, None, None]                                                   # noqa: E731
+    size = torch.stack([fh, fw], 1)
+    inn = inside(size, s)
+    frame = remap(g.cells, rows + c(top), cols + c(left), inn, BG)
+    on_frame = remap(cm.label, rows + c(top), cols + c(left), inn, -1) == c(lab)
+    interior = (rows >= 1) & (cols >= 1) & (rows <= c(ih)) & (cols <= c(iw))
+    src_r, src_c = c(rt) + (rows - 1).clamp(min=0) // c(fr).clamp(min=1), c(rl) + (cols - 1).clamp(min=0) // c(fc).clamp(min=1)
+    shape = remap(torch.where(rest, g.cells, BG), src_r, src_c, interior & inn, BG)
+    # the frame's own interior must be empty (a frame, not a filled block)
+    hollow = ~(interior & inn & (frame != BG) & ~on_frame).flatten(1).any(1) & \
+        ~(interior & inn & on_frame).flatten(1).any(1)
+    cells = torch.where(on_frame, frame, shape)
+    return torch.where(inn, cells, PAD), size, ok & hollow
+
+
+@register("crop_corner_markers", FAMILY)
+def crop_corner_markers(g: GridBatch):
+    """A colour with exactly four cells, the corners of a rectangle, marks a window: its inside (markers excluded)
+    with every non-background cell recoloured to the marker colour."""
+    s, n, dev = g.side, len(g), g.cells.device
+    rows, cols = coords(s, dev)
+    best_ok = torch.zeros(n, dtype=torch.bool, device=dev)
+    out, size = g.cells, g.size
+    for colour in range(1, N_COLOURS):
+        m = g.inside & (g.cells == colour)
+        top, left, h, w, any_m = bbox(m)
+        bottom, right = top + h - 1, left + w - 1
+        c = lambda x: x[:, None, None]                                               # noqa: E731
+        corner = ((rows == c(top)) | (rows == c(bottom))) & ((cols == c(left)) | (cols == c(right)))
+        good = any_m & (m.flatten(1).sum(1) == 4) & (m & corner).flatten(1).sum(1).eq(4) & (h >= 3) & (w >= 3)
+        sz = torch.stack([h - 2, w - 2], 1)
+        inn = inside(sz, s)
+        win = remap(g.cells, rows + c(top) + 1, cols + c(left) + 1, inn, BG)
+        cells = torch.where(inn, torch.where(win != BG, colour, BG), PAD)
+        use = good & ~best_ok
+        out = torch.where(use[:, None, None], cells.to(g.cells.dtype), out)
+        size = torch.where(use[:, None], sz, size)
+        best_ok = best_ok | good
+    return out, size, best_ok
