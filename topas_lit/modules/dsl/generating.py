@@ -610,7 +610,8 @@ def scale_into_frame(g: GridBatch):
     frame = remap(g.cells, rows + c(top), cols + c(left), inn, BG)
     on_frame = remap(cm.label, rows + c(top), cols + c(left), inn, -1) == c(lab)
     interior = (rows >= 1) & (cols >= 1) & (rows <= c(ih)) & (cols <= c(iw))
-    src_r, src_c = c(rt) + (rows - 1).clamp(min=0) // c(fr).clamp(min=1), c(rl) + (cols - 1).clamp(min=0) // c(fc).clamp(min=1)
+    src_r = c(rt) + (rows - 1).clamp(min=0) // c(fr).clamp(min=1)
+    src_c = c(rl) + (cols - 1).clamp(min=0) // c(fc).clamp(min=1)
     shape = remap(torch.where(rest, g.cells, BG), src_r, src_c, interior & inn, BG)
     # the frame's own interior must be empty (a frame, not a filled block)
     hollow = ~(interior & inn & (frame != BG) & ~on_frame).flatten(1).any(1) & \
