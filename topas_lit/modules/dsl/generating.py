@@ -17,7 +17,7 @@ from torch import Tensor
 
 from topas_lit.modules.dsl.colour import DIAG, fit_colour, nonbg_counts, per_slot, register, shift
 from topas_lit.modules.dsl.components import components, fit_choice, match_targets, obj_box, pick
-from topas_lit.modules.dsl.extraction import _colour_sequence
+from topas_lit.modules.dsl.extraction import _colour_sequence, criteria
 from topas_lit.modules.dsl.geometry import first_demo
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, inside, remap
 from topas_lit.modules.dsl.painting import _paint, _rays, fg_of
@@ -644,3 +644,27 @@ def crop_corner_markers(g: GridBatch):
         size = torch.where(use[:, None], sz, size)
         best_ok = best_ok | good
     return out, size, best_ok
+
+
+@register("obj_colour_fit", FAMILY, fitted=True)
+def obj_colour_fit(g: GridBatch, demos: DemoTargets):
+    """A 1 x 1 grid of the colour of the one object (8-connected, one colour) a criterion fitted from the demos
+    singles out (most / fewest cells, largest / smallest box, top-, bottom-, left-, right-most, most / fewest
+    holes); ties are not ok."""
+    c = components(g)
+    s = g.side
+    rows, cols = coords(s, g.cells.device)
+    one = (rows < 1) & (cols < 1)
+    size = torch.ones_like(g.size)
+    options = []
+    for key, largest in criteria(c):
+        lab, ok = pick(c, key, largest)
+        colour = c.colour.gather(1, lab[:, None])[:, 0]
+        options.append((torch.where(one, colour[:, None, None], PAD).to(g.cells.dtype), ok & (c.n_obj > 1)))
+
+    def make(k: Tensor):
+        return _pick([o[0] for o in options], k), size, _pick([o[1] for o in options], k)
+
+    k, _ = fit_choice(demos, len(options), make)
+    cells, size, ok = make(k)
+    return cells, size, _exact(cells, size, ok, demos)
