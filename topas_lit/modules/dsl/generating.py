@@ -17,6 +17,7 @@ from torch import Tensor
 
 from topas_lit.modules.dsl.colour import DIAG, fit_colour, nonbg_counts, per_slot, register, shift
 from topas_lit.modules.dsl.components import components, fit_choice, match_targets, obj_box, pick
+from topas_lit.modules.dsl.cropping import _crop
 from topas_lit.modules.dsl.extraction import _colour_sequence, criteria
 from topas_lit.modules.dsl.geometry import first_demo
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, inside, remap
@@ -666,5 +667,28 @@ def obj_colour_fit(g: GridBatch, demos: DemoTargets):
         return _pick([o[0] for o in options], k), size, _pick([o[1] for o in options], k)
 
     k, _ = fit_choice(demos, len(options), make)
+    cells, size, ok = make(k)
+    return cells, size, _exact(cells, size, ok, demos)
+
+
+MARGINS = ((1, 0), (0, 1), (1, 1))
+
+
+@register("crop_colour_margin_fit", FAMILY, fitted=True)
+def crop_colour_margin_fit(g: GridBatch, demos: DemoTargets):
+    """The bounding box of a colour, grown by one line above and below, or left and right, or both, cropped; the
+    colour and the margin fitted on the demos."""
+    boxes = [bbox(g.inside & (g.cells == colour)) for colour in range(1, N_COLOURS)]
+
+    def make(k: Tensor):
+        colour, margin = k // len(MARGINS), k % len(MARGINS)
+        top, left, h, w, nonempty = (_pick(list(x), colour) for x in zip(*boxes))
+        dr = _pick([torch.full_like(top, m[0]) for m in MARGINS], margin)
+        dc = _pick([torch.full_like(top, m[1]) for m in MARGINS], margin)
+        top, left, h, w = top - dr, left - dc, h + 2 * dr, w + 2 * dc
+        ok = nonempty & (top >= 0) & (left >= 0) & (top + h <= g.size[:, 0]) & (left + w <= g.size[:, 1])
+        return _crop(g, top, left, h, w, ok)
+
+    k, _ = fit_choice(demos, (N_COLOURS - 1) * len(MARGINS), make)
     cells, size, ok = make(k)
     return cells, size, _exact(cells, size, ok, demos)
