@@ -11,6 +11,8 @@ a mask half repeated per cell of a colour half (``kron_halves``), an edge-extend
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -690,5 +692,32 @@ def crop_colour_margin_fit(g: GridBatch, demos: DemoTargets):
         return _crop(g, top, left, h, w, ok)
 
     k, _ = fit_choice(demos, (N_COLOURS - 1) * len(MARGINS), make)
+    cells, size, ok = make(k)
+    return cells, size, _exact(cells, size, ok, demos)
+
+
+@register("quadrants_overlay_fit", FAMILY, fitted=True)
+def quadrants_overlay_fit(g: GridBatch, demos: DemoTargets):
+    """The four quadrants of an even-sided grid overlaid: a cell takes the first non-background colour among the
+    quadrants in a priority order fitted on the demos (any of the 24 orders)."""
+    s = g.side
+    rows, cols = coords(s, g.cells.device)
+    size = g.size // 2
+    inn = inside(size, s)
+    c = lambda x: x[:, None, None]                                                   # noqa: E731
+    quads = [remap(g.cells, rows + c(size[:, 0]) * a, cols + c(size[:, 1]) * b, inn, BG) for a, b in CORNERS]
+    ok = (g.size % 2 == 0).all(1) & (size >= 1).all(1)
+    orders = list(itertools.permutations(range(4)))
+    options = []
+    for order in orders:
+        out = torch.full_like(g.cells, BG)
+        for q in reversed(order):
+            out = torch.where(quads[q] != BG, quads[q], out)
+        options.append(torch.where(inn, out, PAD))
+
+    def make(k: Tensor):
+        return _pick(options, k), size, ok
+
+    k, _ = fit_choice(demos, len(options), make)
     cells, size, ok = make(k)
     return cells, size, _exact(cells, size, ok, demos)
