@@ -17,12 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import DIAG, fit_colour, nonbg_counts, per_slot, register, shift
+from topas_lit.modules.dsl.colour import DIAG, const_grid, fit_colour, nonbg_counts, per_slot, register, shift
 from topas_lit.modules.dsl.components import components, fit_choice, match_targets, obj_box, pick
 from topas_lit.modules.dsl.cropping import _crop
 from topas_lit.modules.dsl.extraction import _colour_sequence, criteria
 from topas_lit.modules.dsl.geometry import first_demo
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, inside, remap
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, colour_counts, coords, inside, remap
 from topas_lit.modules.dsl.painting import _paint, _rays, fg_of
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 from topas_lit.modules.dsl.split import RUNS, _panel_table, halves, panels
@@ -33,24 +33,25 @@ PANELS = 8            # panel rows / columns told apart by sparse_panels_to_pixe
 
 # ----------------------------------------------------------------------------------------------- output sizes
 def _size_menu(g: GridBatch, axis: int, extra: tuple[Tensor, ...] = ()) -> Tensor:
-    """[N, F] candidate output lengths along ``axis`` (0 rows, 1 columns), simplest first."""
+    """[N, F] candidate output lengths along ``axis`` (0 rows, 1 columns) besides the input's own and a constant."""
     own, other = g.size[:, axis], g.size[:, 1 - axis]
     k = (nonbg_counts(g) > 0).sum(1)
-    feats = [own * a for a in (1, 2, 3, 4)] + [own // 2, own * 2 - 1, own * 3 - 2, own * 4 - 3]
+    feats = [own * a for a in (2, 3, 4)] + [own // 2, own * 2 - 1, own * 3 - 2, own * 4 - 3]
     feats += [other * a for a in (1, 2, 3, 4)] + [other // 2, own * k, other * k, *extra]
     return torch.stack(feats, 1)
 
 
 def fit_size(g: GridBatch, demos: DemoTargets, extra: tuple[Tensor, ...] = ()) -> tuple[Tensor, Tensor]:
-    """Output size per grid (size [N, 2], ok [N]): per axis the first menu feature (``_size_menu``, then the side
-    all demo outputs share) equal to every demo output's side."""
+    """Output size per grid (size [N, 2], ok [N]): per axis the first of the input's side, the side all demo outputs
+    share, then the menu features (``_size_menu``) equal to every demo output's side."""
     m, gs = demos.has_target.shape
     sizes, oks = [], []
     for axis in (0, 1):
         menu = _size_menu(g, axis, extra).view(m, gs, -1)
         tgt = demos.target_size[..., axis]
-        const = first_demo(tgt, demos)                                                   # [M]
-        menu = torch.cat([menu, const[:, None, None].expand(m, gs, 1)], 2)
+        const = first_demo(tgt, demos)[:, None, None].expand(m, gs, 1)                  # [M, G, 1]
+        own = g.size[:, axis].view(m, gs, 1)
+        menu = torch.cat([own, const, menu], 2)
         fits = ((menu == tgt[..., None]) | ~demos.has_target[..., None]).all(1)           # [M, F]
         pick = fits.long().argmax(1)
         size = menu.gather(2, pick[:, None, None].expand(m, gs, 1))[..., 0]               # [M, G]
@@ -109,21 +110,37 @@ def canvas_fit(g: GridBatch, demos: DemoTargets):
 @register("diag_rays_fit", FAMILY, fitted=True)
 def diag_rays_fit(g: GridBatch, demos: DemoTargets):
     """Every non-background cell casts a ray of its colour along a diagonal direction until an obstacle or the
-    border; or, for a staircase (a cone), the cells after those diagonal rays cast rays along one of the diagonal's
-    two orthogonal components. The first option that reproduces every demo output."""
-    outs = []
+    border; for a staircase (a cone), the cells after those rays may then cast rays along the diagonal's vertical
+    or horizontal component. The direction: among the diagonals whose rays no demo output contradicts, the one that
+    paints the most demo cells; then the first of (no second pass, vertical, horizontal) that reproduces every demo
+    output."""
+    m, gs = demos.has_target.shape
+    tgt = demos.target.flatten(0, 1)
+    use = demos.has_target.reshape(-1)[:, None, None]
+    diags, fits = [], []
     for d in DIAG:
-        cells = _paint(g, *_rays(g, (d,)))[0]
-        outs.append(cells)
-        once = GridBatch(cells, g.size)
-        outs += [_paint(once, *_rays(once, (o,)))[0] for o in ((d[0], 0), (0, d[1]))]
+        mask, colour = _rays(g, (d,))
+        painted = mask & use
+        bad = (painted & (colour != tgt)).flatten(1).any(1).view(m, gs).any(1)
+        fits.append(torch.where(bad, 0, painted.flatten(1).sum(1).view(m, gs).sum(1)))
+        diags.append(torch.where(mask, colour, g.cells))
+    painted = torch.stack(fits, 1)                          # demo cells painted; 0 where contradicted
+    fits = painted > 0
+    k = per_slot(painted.argmax(1), gs)
+    base = GridBatch(_pick(diags, k), g.size)
+    ortho = [_paint(base, *_rays(base, (o,)))[0] for o in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+    up = k >= 2                                         # DIAG looks (-1, .) for k = 2, 3: rays going down
+    left = k % 2 == 1                                   # DIAG looks (., -1) for k = 1, 3: rays going right
+    options = [base.cells, torch.where(up[:, None, None], ortho[1], ortho[0]),
+               torch.where(left[:, None, None], ortho[3], ortho[2])]
+    ok = fg_of(g).flatten(1).any(1) & per_slot(fits.any(1), gs)
 
-    def make(k: Tensor):
-        return _pick(outs, k), g.size, fg_of(g).flatten(1).any(1)
+    def make(j: Tensor):
+        return _pick(options, j), g.size, ok
 
-    k, _ = fit_choice(demos, len(outs), make)
-    cells, size, ok = make(k)
-    return cells, size, _exact(cells, size, ok & (cells != g.cells).flatten(1).any(1), demos)
+    j, _ = fit_choice(demos, len(options), make)
+    cells, size, ok = make(j)
+    return cells, size, _exact(cells, size, ok, demos)
 
 
 # ----------------------------------------------------------------------------------------------- packing
@@ -137,11 +154,12 @@ def pack_cells_fit(g: GridBatch, demos: DemoTargets):
     size, ok = fit_size(g, demos)
     nfg = fg.flatten(1).sum(1)
     ok = ok & (nfg >= 1) & (nfg <= size[:, 0] * size[:, 1]) & (size != g.size).any(1)
-    flat = g.cells.reshape(n, s * s)
     reads = []
-    for pos in (rows * s + cols, cols * s + rows):
-        order = torch.where(fg, pos, 2 * s * s).reshape(n, s * s).argsort(dim=1, stable=True)
-        reads.append(flat.gather(1, order))                       # fg cells first, in reading order
+    for cells, on in ((g.cells, fg), (g.cells.transpose(1, 2), fg.transpose(1, 2))):    # by rows, by columns
+        on = on.reshape(n, s * s)
+        rank = torch.where(on, on.long().cumsum(1) - 1, s * s)                            # reading-order rank
+        seq = torch.full((n, s * s + 1), BG, dtype=g.cells.dtype, device=dev)
+        reads.append(seq.scatter(1, rank, cells.reshape(n, s * s))[:, :s * s])           # fg cells, in order
     h, w = size[:, 0, None, None], size[:, 1, None, None]
     snake_c = torch.where(rows % 2 == 1, w - 1 - cols, cols)
     snake_r = torch.where(cols % 2 == 1, h - 1 - rows, rows)
@@ -199,7 +217,7 @@ def corners_overlay_fit(g: GridBatch, demos: DemoTargets):
     first non-background colour among the top-left, top-right, bottom-left and bottom-right windows."""
     rows, cols = coords(g.side, g.cells.device)
     size, ok = fit_size(g, demos)
-    ok = ok & (size <= g.size).all(1) & (size < g.size).any(1)
+    ok = ok & (size <= g.size).all(1) & (size < g.size).any(1) & (size >= 2).all(1)
     out_in = inside(size, g.side)
     out = torch.full_like(g.cells, BG)
     for bottom, right in reversed(CORNERS):
@@ -285,8 +303,8 @@ def kron_halves(g: GridBatch):
     best = None
     for axis in (2, 1):
         a, b, size, ok = halves(g, axis)
-        na = ((a[:, :, :, None] == torch.arange(1, N_COLOURS, device=a.device)).flatten(1, 2).any(1)).sum(1)
-        nb = ((b[:, :, :, None] == torch.arange(1, N_COLOURS, device=b.device)).flatten(1, 2).any(1)).sum(1)
+        na = (colour_counts(a)[:, 1:] > 0).sum(1)
+        nb = (colour_counts(b)[:, 1:] > 0).sum(1)
         a_mask = (na == 1) & (nb >= 2)
         b_mask = (nb == 1) & (na >= 2)
         mask = torch.where(a_mask[:, None, None], a, b)
@@ -463,48 +481,54 @@ def join_pieces(g: GridBatch):
     first relative offset (rows, then columns, -5..5) at which they tile it; the rectangle is the output."""
     c = components(g)
     s, n, dev = g.side, len(g), g.cells.device
-    b = 3 * PIECE                                                    # board side: piece A at (PIECE, PIECE)
+    pr, pc = coords(PIECE, dev)
     ok = c.n_obj == 2
-    br, bc = coords(b, dev)
-    patches = []
-    for k in range(2):
+    pieces = []
+    for k in range(2):                                       # each object's box on a PIECE x PIECE patch
         lab = _object_rank(c, k)
         top, left, h, w = obj_box(c, lab)
         ok = ok & (h <= PIECE) & (w <= PIECE)
-        rr, cc = br[None] + top[:, None, None], bc[None] + left[:, None, None]
-        take = (br < PIECE)[None] & (bc < PIECE)[None] & (rr < s) & (cc < s)
+        rr, cc = pr[None] + top[:, None, None], pc[None] + left[:, None, None]
         flat = (rr.clamp(max=s - 1) * s + cc.clamp(max=s - 1)).reshape(n, -1)
-        on = (c.label.reshape(n, -1).gather(1, flat).view(n, b, b) == lab[:, None, None]) & take
-        col = g.cells.reshape(n, -1).gather(1, flat).view(n, b, b)
-        patches.append((on, torch.where(on, col, BG)))
-    (ma, ca), (mb, cb) = patches
-    ma, ca = _roll(ma, PIECE, PIECE, False), _roll(ca, PIECE, PIECE, BG)
-    best = torch.full((n,), -1, dtype=torch.long, device=dev)
-    opts = [(dr, dc) for dr in range(-PIECE + 1, PIECE) for dc in range(-PIECE + 1, PIECE)]
-    for i, (dr, dc) in reversed(list(enumerate(opts))):      # reversed: the first fitting offset wins
-        mbs = _roll(mb, PIECE + dr, PIECE + dc, False)
-        union = ma | mbs
-        top, left, h, w, _ = bbox(union)
-        full = (h * w == union.flatten(1).sum(1)) & ~(ma & mbs).flatten(1).any(1)
-        best = torch.where(full, i, best)
-    off = torch.tensor(opts, device=dev)[best.clamp(min=0)]                               # [N, 2]
-    src_r, src_c = br[None] - (PIECE + off[:, 0, None, None]), bc[None] - (PIECE + off[:, 1, None, None])
-    inb = (src_r >= 0) & (src_c >= 0) & (src_r < b) & (src_c < b)
-    mbs = remap(mb, src_r, src_c, inb, False)
-    cbs = remap(cb, src_r, src_c, inb, BG)
-    union = ma | mbs
-    top, left, h, w, _ = bbox(union)
-    board = torch.where(ma, ca, cbs)
+        on = (c.label.reshape(n, -1).gather(1, flat).view(n, PIECE, PIECE) == lab[:, None, None]) & \
+            (rr < s) & (cc < s)
+        col = g.cells.reshape(n, -1).gather(1, flat).view(n, PIECE, PIECE)
+        pieces.append((on, torch.where(on, col, BG), h, w, on.flatten(1).sum(1)))
+    (ma, ca, ha, wa, na), (mb, cb, hb, wb, nb) = pieces
+    # overlap of b placed at offset (dr, dc) from a, for every offset at once: [N, 2P-1, 2P-1], dr = i - (P - 1)
+    overlap = F.conv2d(ma[None].float(), mb[:, None].float(), groups=n, padding=PIECE - 1)[0]
+    off = torch.arange(-PIECE + 1, PIECE, device=dev)
+    dr, dc = off[None, :, None], off[None, None, :]
+    c3 = lambda x: x[:, None, None]                                                  # noqa: E731
+    top, left = dr.clamp(max=0), dc.clamp(max=0)
+    bottom = torch.maximum(c3(ha) - 1, dr + c3(hb) - 1)
+    right = torch.maximum(c3(wa) - 1, dc + c3(wb) - 1)
+    full = (overlap < 0.5) & ((bottom - top + 1) * (right - left + 1) == c3(na + nb))
+    best = full.flatten(1).long().argmax(1)
+    found = full.flatten(1).any(1)
+    bdr, bdc = off[best // (2 * PIECE - 1)], off[best % (2 * PIECE - 1)]
+    top, left = bdr.clamp(max=0), bdc.clamp(max=0)
+    h = torch.maximum(ha - 1, bdr + hb - 1) - top + 1
+    w = torch.maximum(wa - 1, bdc + wb - 1) - left + 1
     rows, cols = coords(s, dev)
-    inn = inside(torch.stack([h, w], 1), s)
-    flat = ((rows + top[:, None, None]).clamp(max=b - 1) * b + (cols + left[:, None, None]).clamp(max=b - 1))
-    out = board.reshape(n, -1).gather(1, flat.reshape(n, -1)).view(n, s, s)
-    return torch.where(inn, out, PAD), torch.stack([h, w], 1), ok & (best >= 0)
+    ar, ac = rows + c3(top), cols + c3(left)                                          # a's patch coordinates
+    in_a = (ar >= 0) & (ac >= 0) & (ar < PIECE) & (ac < PIECE)
+    br, bc = ar - c3(bdr), ac - c3(bdc)
+    in_b = (br >= 0) & (bc >= 0) & (br < PIECE) & (bc < PIECE)
+    size = torch.stack([h, w], 1)
+    inn = inside(size, s)
+    va = _patch_at(ca, ar, ac, in_a & inn, BG)
+    vb = _patch_at(cb, br, bc, in_b & inn, BG)
+    on_a = _patch_at(ma, ar, ac, in_a & inn, False)
+    cells = torch.where(inn, torch.where(on_a, va, vb), PAD)
+    return cells, size, ok & found
 
 
-def _roll(x: Tensor, dr: int, dc: int, fill) -> Tensor:
-    """``x [N, b, b]`` moved down by dr and right by dc (static, >= 0), ``fill`` in the cells uncovered."""
-    return shift(x, -dr, -dc, fill)
+def _patch_at(patch: Tensor, r: Tensor, c: Tensor, take: Tensor, fill) -> Tensor:
+    """``patch [N, p, p]`` read at (r, c) ([N, s, s]) where ``take``, else ``fill``."""
+    n, p = patch.shape[0], patch.shape[-1]
+    flat = (r.clamp(0, p - 1) * p + c.clamp(0, p - 1)).reshape(n, -1)
+    return torch.where(take, patch.reshape(n, p * p).gather(1, flat).view_as(r), fill)
 
 
 # ----------------------------------------------------------------------------------------------- key and mask
@@ -655,22 +679,21 @@ def obj_colour_fit(g: GridBatch, demos: DemoTargets):
     singles out (most / fewest cells, largest / smallest box, top-, bottom-, left-, right-most, most / fewest
     holes); ties are not ok."""
     c = components(g)
-    s = g.side
-    rows, cols = coords(s, g.cells.device)
-    one = (rows < 1) & (cols < 1)
-    size = torch.ones_like(g.size)
-    options = []
+    m, gs = demos.has_target.shape
+    tgt = demos.target[:, :, 0, 0]                                                    # [M, G]
+    one = (demos.target_size == 1).all(-1)
+    colours, oks = [], []
     for key, largest in criteria(c):
         lab, ok = pick(c, key, largest)
-        colour = c.colour.gather(1, lab[:, None])[:, 0]
-        options.append((torch.where(one, colour[:, None, None], PAD).to(g.cells.dtype), ok & (c.n_obj > 1)))
-
-    def make(k: Tensor):
-        return _pick([o[0] for o in options], k), size, _pick([o[1] for o in options], k)
-
-    k, _ = fit_choice(demos, len(options), make)
-    cells, size, ok = make(k)
-    return cells, size, _exact(cells, size, ok, demos)
+        colours.append(c.colour.gather(1, lab[:, None])[:, 0].long())
+        oks.append(ok & (c.n_obj > 1))
+    colours, oks = torch.stack(colours, 1), torch.stack(oks, 1)                       # [N, K]
+    hit = oks.view(m, gs, -1) & (colours.view(m, gs, -1) == tgt[..., None]) & one[..., None]
+    fits = (hit | ~demos.has_target[..., None]).all(1) & demos.has_target.any(1)[:, None]   # [M, K]
+    k = per_slot(fits.long().argmax(1), gs)[:, None]
+    colour, ok = colours.gather(1, k)[:, 0], oks.gather(1, k)[:, 0] & per_slot(fits.any(1), gs)
+    cells, size = const_grid(colour, 1, 1, g.side)
+    return cells.to(g.cells.dtype), size, ok
 
 
 MARGINS = ((1, 0), (0, 1), (1, 1))
@@ -679,45 +702,71 @@ MARGINS = ((1, 0), (0, 1), (1, 1))
 @register("crop_colour_margin_fit", FAMILY, fitted=True)
 def crop_colour_margin_fit(g: GridBatch, demos: DemoTargets):
     """The bounding box of a colour, grown by one line above and below, or left and right, or both, cropped; the
-    colour and the margin fitted on the demos."""
-    boxes = [bbox(g.inside & (g.cells == colour)) for colour in range(1, N_COLOURS)]
-
-    def make(k: Tensor):
-        colour, margin = k // len(MARGINS), k % len(MARGINS)
-        top, left, h, w, nonempty = (_pick(list(x), colour) for x in zip(*boxes))
-        dr = _pick([torch.full_like(top, m[0]) for m in MARGINS], margin)
-        dc = _pick([torch.full_like(top, m[1]) for m in MARGINS], margin)
-        top, left, h, w = top - dr, left - dc, h + 2 * dr, w + 2 * dc
-        ok = nonempty & (top >= 0) & (left >= 0) & (top + h <= g.size[:, 0]) & (left + w <= g.size[:, 1])
-        return _crop(g, top, left, h, w, ok)
-
-    k, _ = fit_choice(demos, (N_COLOURS - 1) * len(MARGINS), make)
-    cells, size, ok = make(k)
+    colour and the margin: the first pair whose box has every demo output's size (then checked cell by cell)."""
+    s, n, dev = g.side, len(g), g.cells.device
+    idx = torch.arange(s, device=dev)
+    hit = (g.cells[:, None] == torch.arange(1, N_COLOURS, device=dev)[None, :, None, None]) & g.inside[:, None]
+    r_any, c_any = hit.any(3), hit.any(2)                                             # [N, 9, s]
+    top = torch.where(r_any, idx, s).amin(2)
+    bottom = torch.where(r_any, idx, -1).amax(2)
+    left = torch.where(c_any, idx, s).amin(2)
+    right = torch.where(c_any, idx, -1).amax(2)
+    tops, lefts, hs, ws, oks = [], [], [], [], []
+    for dr, dc in MARGINS:                                                            # options: margin-major
+        t, l_ = top - dr, left - dc
+        h, w = bottom - top + 1 + 2 * dr, right - left + 1 + 2 * dc
+        oks.append((bottom >= 0) & (t >= 0) & (l_ >= 0) & (t + h <= g.size[:, :1]) & (l_ + w <= g.size[:, 1:]))
+        tops.append(t), lefts.append(l_), hs.append(h), ws.append(w)
+    top, left, h, w, ok = (torch.cat(x, 1) for x in (tops, lefts, hs, ws, oks))      # [N, 27]
+    m, gs = demos.has_target.shape
+    ts = demos.target_size.view(m, gs, 1, 2)
+    sized = ok.view(m, gs, -1) & (h.view(m, gs, -1) == ts[..., 0]) & (w.view(m, gs, -1) == ts[..., 1])
+    fits = (sized | ~demos.has_target[..., None]).all(1) & demos.has_target.any(1)[:, None]
+    k = per_slot(fits.long().argmax(1), gs)[:, None]
+    at = lambda x: x.gather(1, k)[:, 0]                                               # noqa: E731
+    cells, size, ok = _crop(g, at(top), at(left), at(h), at(w), at(ok) & per_slot(fits.any(1), gs))
     return cells, size, _exact(cells, size, ok, demos)
+
+
+ORDERS = tuple(itertools.permutations(range(4)))
 
 
 @register("quadrants_overlay_fit", FAMILY, fitted=True)
 def quadrants_overlay_fit(g: GridBatch, demos: DemoTargets):
     """The four quadrants of an even-sided grid overlaid: a cell takes the first non-background colour among the
-    quadrants in a priority order fitted on the demos (any of the 24 orders)."""
-    s = g.side
-    rows, cols = coords(s, g.cells.device)
+    quadrants in a priority order fitted on the demos (the first of the 24 orders that no demo cell contradicts:
+    where two quadrants differ, the demo output tells which of them wins)."""
+    s, n, dev = g.side, len(g), g.cells.device
+    rows, cols = coords(s, dev)
     size = g.size // 2
     inn = inside(size, s)
     c = lambda x: x[:, None, None]                                                   # noqa: E731
-    quads = [remap(g.cells, rows + c(size[:, 0]) * a, cols + c(size[:, 1]) * b, inn, BG) for a, b in CORNERS]
+    quads = torch.stack([remap(g.cells, rows + c(size[:, 0]) * a, cols + c(size[:, 1]) * b, inn, BG)
+                         for a, b in CORNERS], 1)                                     # [N, 4, s, s]
     ok = (g.size % 2 == 0).all(1) & (size >= 1).all(1)
-    orders = list(itertools.permutations(range(4)))
-    options = []
-    for order in orders:
-        out = torch.full_like(g.cells, BG)
-        for q in reversed(order):
-            out = torch.where(quads[q] != BG, quads[q], out)
-        options.append(torch.where(inn, out, PAD))
-
-    def make(k: Tensor):
-        return _pick(options, k), size, ok
-
-    k, _ = fit_choice(demos, len(options), make)
-    cells, size, ok = make(k)
-    return cells, size, _exact(cells, size, ok, demos)
+    m, gs = demos.has_target.shape
+    tgt = demos.target.flatten(0, 1)
+    use = demos.has_target.reshape(-1)[:, None, None] & inn
+    beats = torch.zeros(m, 4, 4, dtype=torch.bool, device=dev)                        # [M, a, b]: a seen winning
+    for a in range(4):
+        for b in range(4):
+            if a != b:
+                qa, qb = quads[:, a], quads[:, b]
+                won = use & (qa != BG) & (qb != BG) & (qa != qb) & (tgt == qa)
+                beats[:, a, b] = won.flatten(1).any(1).view(m, gs).any(1)
+    fits = []
+    for order in ORDERS:                                  # no pair seen winning against this order
+        bad = torch.zeros(m, dtype=torch.bool, device=dev)
+        for i, hi in enumerate(order):
+            for lo in order[i + 1:]:
+                bad = bad | beats[:, lo, hi]
+        fits.append(~bad)
+    fits = torch.stack(fits, 1)
+    k = per_slot(fits.long().argmax(1), gs)
+    order = torch.tensor(ORDERS, device=dev)[k]                                       # [N, 4]
+    out = torch.full_like(g.cells, BG)
+    for p in reversed(range(4)):
+        q = quads.gather(1, order[:, p, None, None, None].expand(n, 1, s, s))[:, 0]
+        out = torch.where(q != BG, q, out)
+    cells = torch.where(inn, out, PAD)
+    return cells, size, _exact(cells, size, ok & per_slot(fits.any(1), gs), demos)
