@@ -229,3 +229,15 @@ def test_crop_colour_margin_fit_and_quadrants_overlay_fit():
     out, ok = run_fit("quadrants_overlay_fit", [[(q, q_out), (test, None)]])
     assert ok == [True, True]
     assert out[1][0][1] == 3
+
+
+def test_stamp_any_fit_stamps_whatever_the_source_colour():
+    a = [[0, 0, 0], [0, 5, 0], [0, 0, 0]]
+    a_out = [[8, 0, 8], [0, 5, 0], [8, 0, 8]]                                 # diagonal corners, any colour
+    test = [[3, 0, 0, 0], [0, 0, 0, 0], [0, 0, 4, 0]]                         # colours no demo showed
+    out, ok = run_fit("stamp_any_fit", [[(a, a_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1] == [[3, 0, 0, 0], [0, 8, 0, 8], [0, 0, 4, 0]]
+    b, b_out = [[0, 0, 0], [0, 5, 2], [0, 0, 0]], [[8, 0, 8], [0, 5, 2], [8, 0, 8]]   # (0, 1): 8 from the 2 only
+    _, ok = run_fit("stamp_any_fit", [[(a, a_out), (b, b_out)]])
+    assert ok == [False, False]
