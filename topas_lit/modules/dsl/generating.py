@@ -774,10 +774,12 @@ def quadrants_overlay_fit(g: GridBatch, demos: DemoTargets):
         fits.append(~bad)
     fits = torch.stack(fits, 1)
     k = per_slot(fits.long().argmax(1), gs)
-    order = torch.tensor(ORDERS, device=dev)[k]                                       # [N, 4]
     out = torch.full_like(g.cells, BG)
     for p in reversed(range(4)):
-        q = quads.gather(1, order[:, p, None, None, None].expand(n, 1, s, s))[:, 0]
+        at = torch.zeros_like(k)                                                      # quadrant at priority p
+        for i, order in enumerate(ORDERS):
+            at = torch.where(k == i, order[p], at)
+        q = quads.gather(1, at[:, None, None, None].expand(n, 1, s, s))[:, 0]
         out = torch.where(q != BG, q, out)
     cells = torch.where(inn, out, PAD)
     return cells, size, _exact(cells, size, ok & per_slot(fits.any(1), gs), demos)
