@@ -35,7 +35,7 @@ from topas_lit.modules.dsl.geometry import first_demo
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, colour_counts, coords, inside, remap
 from topas_lit.modules.dsl.painting import _paint, _rays, fg_of
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
-from topas_lit.modules.dsl.split import RUNS, _panel_table, halves, panels
+from topas_lit.modules.dsl.split import RUNS, halves, panels
 from topas_lit.modules.dsl.stamping import _claim, _claims, _painted, fit_table
 
 FAMILY = "generating"
@@ -84,6 +84,23 @@ def _pick(options: list[Tensor], k: Tensor) -> Tensor:
     for i in range(1, len(options)):
         out = torch.where((k == i).view(-1, *([1] * (out.dim() - 1))), options[i], out)
     return out
+
+
+def _colour_boxes(g: GridBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Bounding box of every colour 0..9 inside each grid: (top, bottom, left, right), each [N, 10] long; top and
+    left s, bottom and right -1 for a colour the grid lacks. One scatter per side, cached."""
+
+    def compute():
+        n, s = len(g), g.side
+        rows, cols = coords(s, g.cells.device)
+        key = torch.where(g.inside, g.cells.long().clamp(0, N_COLOURS), N_COLOURS).reshape(n, -1)
+        out = []
+        for pos, init, how in ((rows, s, "amin"), (rows, -1, "amax"), (cols, s, "amin"), (cols, -1, "amax")):
+            tab = torch.full((n, N_COLOURS + 1), init, dtype=torch.long, device=g.cells.device)
+            out.append(tab.scatter_reduce(1, key, pos.reshape(1, -1).expand(n, -1), how)[:, :N_COLOURS])
+        return tuple(out)
+
+    return g.cached("generating.colour_boxes", compute)
 
 
 # ----------------------------------------------------------------------------------------------- canvas and rays
@@ -357,12 +374,10 @@ def line_colours_square(g: GridBatch):
     (columns) of a k x k grid; colours spread over several rows and columns (a block) are left out."""
     s, n, dev = g.side, len(g), g.cells.device
     rows, cols = coords(s, dev)
-    hit = (g.cells[:, None] == torch.arange(1, N_COLOURS, device=dev)[None, :, None, None]) & g.inside[:, None]
-    present = hit.flatten(2).any(2)                                                     # [N, 9]
+    top, bottom, left, right = (x[:, 1:] for x in _colour_boxes(g))                      # colours 1..9
+    present = bottom >= 0
     outs = []
-    for pos in (rows, cols):
-        lo = torch.where(hit, pos, s).flatten(2).amin(2)
-        hi = torch.where(hit, pos, -1).flatten(2).amax(2)
+    for lo, hi in ((top, bottom), (left, right)):
         line = present & (lo == hi)
         k = line.sum(1)
         order = torch.where(line, lo, 2 * s).argsort(dim=1, stable=True)                # line colours first
@@ -590,8 +605,11 @@ def key_mask_panels(g: GridBatch):
     p = panels(g)
     n, dev = len(g), g.cells.device
     k = p.cell_panel()
-    hit = (g.cells[:, None] == torch.arange(1, N_COLOURS, device=dev)[None, :, None, None]) & (k >= 0)[:, None]
-    per = torch.stack([_panel_table(p, hit[:, i]) > 0 for i in range(N_COLOURS - 1)], 2).sum(2)  # [N, RUNS^2]
+    fg = fg_of(g) & (k >= 0)
+    slot = torch.where(fg, k * N_COLOURS + g.cells.long().clamp(max=N_COLOURS - 1), RUNS * RUNS * N_COLOURS)
+    tab = torch.zeros(n, RUNS * RUNS * N_COLOURS + 1, dtype=torch.int32, device=dev)
+    tab = tab.scatter_add_(1, slot.view(n, -1), torch.ones_like(slot, dtype=torch.int32).view(n, -1))
+    per = (tab[:, :-1].view(n, RUNS * RUNS, N_COLOURS) > 0).sum(2)                      # colours per panel
     idx = torch.arange(RUNS * RUNS, device=dev)
     live = idx < p.count[:, None]
     ncol = p.n_cols.clamp(min=1)[:, None]
@@ -662,26 +680,23 @@ def scale_into_frame(g: GridBatch):
 def crop_corner_markers(g: GridBatch):
     """A colour with exactly four cells, the corners of a rectangle, marks a window: its inside (markers excluded)
     with every non-background cell recoloured to the marker colour."""
-    s, n, dev = g.side, len(g), g.cells.device
-    rows, cols = coords(s, dev)
-    best_ok = torch.zeros(n, dtype=torch.bool, device=dev)
-    out, size = g.cells, g.size
-    for colour in range(1, N_COLOURS):
-        m = g.inside & (g.cells == colour)
-        top, left, h, w, any_m = bbox(m)
-        bottom, right = top + h - 1, left + w - 1
-        c = lambda x: x[:, None, None]                                               # noqa: E731
-        corner = ((rows == c(top)) | (rows == c(bottom))) & ((cols == c(left)) | (cols == c(right)))
-        good = any_m & (m.flatten(1).sum(1) == 4) & (m & corner).flatten(1).sum(1).eq(4) & (h >= 3) & (w >= 3)
-        sz = torch.stack([h - 2, w - 2], 1)
-        inn = inside(sz, s)
-        win = remap(g.cells, rows + c(top) + 1, cols + c(left) + 1, inn, BG)
-        cells = torch.where(inn, torch.where(win != BG, colour, BG), PAD)
-        use = good & ~best_ok
-        out = torch.where(use[:, None, None], cells.to(g.cells.dtype), out)
-        size = torch.where(use[:, None], sz, size)
-        best_ok = best_ok | good
-    return out, size, best_ok
+    s, n = g.side, len(g)
+    rows, cols = coords(s, g.cells.device)
+    top, bottom, left, right = _colour_boxes(g)                                         # [N, 10]
+    flat = g.cells.reshape(n, -1)
+    at = lambda r, c: flat.gather(1, (r.clamp(0, s - 1) * s + c.clamp(0, s - 1)))       # noqa: E731
+    colour = torch.arange(N_COLOURS, device=g.cells.device)
+    corners = [at(r, c) == colour for r in (top, bottom) for c in (left, right)]
+    good = (g.counts == 4) & (bottom - top >= 2) & (right - left >= 2) & (colour != BG)
+    for hit in corners:
+        good = good & hit
+    k = good.long().argmax(1, keepdim=True)                                             # the first marker colour
+    top, bottom, left, right = (x.gather(1, k)[:, 0] for x in (top, bottom, left, right))
+    size = torch.stack([bottom - top - 1, right - left - 1], 1)
+    inn = inside(size, s)
+    win = remap(g.cells, rows + top[:, None, None] + 1, cols + left[:, None, None] + 1, inn, BG)
+    cells = torch.where(inn, torch.where(win != BG, k[:, :, None].to(g.cells.dtype), BG), PAD)
+    return cells, size, good.any(1)
 
 
 @register("obj_colour_fit", FAMILY, fitted=True)
@@ -714,14 +729,7 @@ MARGINS = ((1, 0), (0, 1), (1, 1))
 def crop_colour_margin_fit(g: GridBatch, demos: DemoTargets):
     """The bounding box of a colour, grown by one line above and below, or left and right, or both, cropped; the
     colour and the margin: the first pair whose box has every demo output's size (then checked cell by cell)."""
-    s, n, dev = g.side, len(g), g.cells.device
-    idx = torch.arange(s, device=dev)
-    hit = (g.cells[:, None] == torch.arange(1, N_COLOURS, device=dev)[None, :, None, None]) & g.inside[:, None]
-    r_any, c_any = hit.any(3), hit.any(2)                                             # [N, 9, s]
-    top = torch.where(r_any, idx, s).amin(2)
-    bottom = torch.where(r_any, idx, -1).amax(2)
-    left = torch.where(c_any, idx, s).amin(2)
-    right = torch.where(c_any, idx, -1).amax(2)
+    top, bottom, left, right = (x[:, 1:] for x in _colour_boxes(g))                      # colours 1..9
     tops, lefts, hs, ws, oks = [], [], [], [], []
     for dr, dc in MARGINS:                                                            # options: margin-major
         t, l_ = top - dr, left - dc
