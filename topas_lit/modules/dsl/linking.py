@@ -1,0 +1,224 @@
+"""Linking primitives: lines drawn relative to points and objects.
+
+Every primitive here reads the grid with its most common colour as the background (``major``): the colours 0 and
+the majority colour are swapped before and after, so a grid on a blue field draws like one on black (when 0 is the
+most common colour, nothing changes). Fitted colours are read from the demo outputs in their own colours.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from topas_lit.modules.dsl.colour import DIAG, ORTHO, apply_map, changed, fit_colour, key_colours, per_slot, register, \
+    same_size, shift
+from topas_lit.modules.dsl.components import components, fit_choice
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords
+from topas_lit.modules.dsl.painting import _line_colour, _rays, bg_of, fg_of, first_code, first_hit
+from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
+from topas_lit.modules.dsl.stamping import _claim, _claims, _painted, rays_to_objects
+
+FAMILY = "linking"
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def major(g: GridBatch) -> tuple[GridBatch, Tensor]:
+    """(the batch with its most common colour swapped with 0, the swap map [N, 10], an involution), cached."""
+
+    def compute():
+        c = g.counts.argmax(1, keepdim=True)                        # ties: the smaller colour
+        ident = torch.arange(N_COLOURS, device=g.cells.device).expand(len(g), N_COLOURS)
+        cmap = ident.scatter(1, c, 0).scatter(1, torch.zeros_like(c), c)
+        return GridBatch(apply_map(g.cells, cmap), g.size), cmap
+
+    return g.cached("linking.major", compute)
+
+
+def _back(cmap: Tensor, cells: Tensor) -> Tensor:
+    """Cells of the swapped batch in the grid's own colours."""
+    return apply_map(cells, cmap)
+
+
+def _segment(rows: Tensor, cols: Tensor, r1, c1, r2, c2) -> Tensor:
+    """[N, s, s] bool: the box spanned by (r1, c1) and (r2, c2) (each [N]): a segment when they share a row or
+    column."""
+    e = lambda t: t[:, None, None]  # noqa: E731
+    return (rows >= e(torch.minimum(r1, r2))) & (rows <= e(torch.maximum(r1, r2))) & \
+        (cols >= e(torch.minimum(c1, c2))) & (cols <= e(torch.maximum(c1, c2)))
+
+
+# ----------------------------------------------------------------------------------------------- primitives
+@register("l_path_fit", FAMILY, fitted=True)
+def l_path_fit(g: GridBatch, demos: DemoTargets):
+    """Two lone pixels of different colours are joined by an L-shaped path of a fitted colour: the corner lies on
+    the row of one and the column of the other, which one fitted (the smaller colour's row, or the larger's)."""
+    h, cmap = major(g)
+    fg, bg = fg_of(h), bg_of(h)
+    rows, cols = coords(h.side, h.cells.device)
+    lo = torch.where(fg, h.cells, PAD).flatten(1).amin(1)
+    hi = torch.where(fg, h.cells, -1).flatten(1).amax(1)
+    two = (fg.flatten(1).sum(1) == 2) & (lo != hi)
+    at = lambda m, t: torch.where(m, t, -1).flatten(1).amax(1)  # noqa: E731
+    is_lo, is_hi = fg & (h.cells == lo[:, None, None]), fg & (h.cells == hi[:, None, None])
+    ra, ca, rb, cb = at(is_lo, rows), at(is_lo, cols), at(is_hi, rows), at(is_hi, cols)
+
+    def path(k: Tensor) -> Tensor:
+        first = k == 0                                    # the corner on the smaller colour's row
+        cr, cc = torch.where(first, ra, rb), torch.where(first, cb, ca)
+        return (_segment(rows, cols, ra, ca, cr, cc) | _segment(rows, cols, cr, cc, rb, cb)) & bg & two[:, None, None]
+
+    def make(k: Tensor):
+        mask = path(k)
+        c, ok = fit_colour(mask, demos)
+        return torch.where(mask, c[:, None, None], g.cells), g.size, ok & two
+
+    k, _ = fit_choice(demos, 2, make)
+    return make(k)
+
+
+@register("lines_by_colour_fit", FAMILY, fitted=True)
+def lines_by_colour_fit(g: GridBatch, demos: DemoTargets):
+    """Each colour's pixels draw full rows, full columns, both or nothing, fitted per colour from the demos (a row
+    line of colour k where the demo rows holding only k-pixels never keep background); where a row line and a
+    column line cross, the fitted layer order decides."""
+    h, cmap = major(g)
+    bg = bg_of(h)
+    lines = []
+    for dim in (2, 1):                                    # row lines, column lines
+        c = _line_colour(h, dim).long()
+        own = _back(cmap, c.clamp(min=0))                 # the line colour in the grid's own colours
+        nz = key_colours(own, h.inside & (c >= 0), demos, N_COLOURS)
+        ar = torch.arange(N_COLOURS, device=g.cells.device)
+        keep = nz.gather(2, ar.expand(nz.shape[0], N_COLOURS)[..., None])[..., 0]
+        flag = keep & ~nz[..., BG] & ~nz[..., PAD] & (ar != BG)          # [M, 10]
+        flag = per_slot(flag, demos.slots)
+        on = bg & (c >= 0) & flag.gather(1, own.reshape(len(g), -1)).view_as(own)
+        lines.append((on, own))
+    (hon, hc), (von, vc) = lines
+
+    def make(k: Tensor):
+        rows_top = (k == 0)[:, None, None]
+        top_on, top_c = torch.where(rows_top, hon, von), torch.where(rows_top, hc, vc)
+        low_on, low_c = torch.where(rows_top, von, hon), torch.where(rows_top, vc, hc)
+        out = torch.where(top_on, top_c, torch.where(low_on, low_c, g.cells))
+        return out, g.size, changed(g.cells, out, demos.slots)
+
+    k, _ = fit_choice(demos, 2, make)
+    out, size, ok = make(k)
+    return out, size, ok & per_slot(same_size(g.size, demos), demos.slots)
+
+
+@register("connect_meet_fit", FAMILY, fitted=True)
+def connect_meet_fit(g: GridBatch, demos: DemoTargets):
+    """Two pixels facing each other along a row or a column are joined: each half takes the colour of its nearer end
+    and the middle cell (odd gaps) a fitted colour. Rows, columns or both (column links over row links) fitted."""
+    h, cmap = major(g)
+    bg = bg_of(h)
+    links = []
+    for a, b in (((0, -1), (0, 1)), ((-1, 0), (1, 0))):
+        ca, da = first_hit(h, *a, dist=True)
+        cb, db = first_hit(h, *b, dist=True)
+        link = bg & (ca >= 0) & (cb >= 0)
+        links.append((link, torch.where(da <= db, ca, cb).long(), link & (da == db)))
+
+    def make(k: Tensor):
+        colour = torch.full_like(h.cells, -1)
+        mid = torch.zeros_like(bg)
+        for i, (link, c, m) in enumerate(links):
+            use = link & ((k == i) | (k == 2))[:, None, None]
+            colour, mid = torch.where(use, c, colour), torch.where(use, m, mid)
+        c, ok, seen = fit_colour(mid, demos, with_seen=True)
+        ok = ok & (seen | ~mid.flatten(1).any(1))
+        own = _back(cmap, colour.clamp(min=0))
+        out = torch.where(mid, c[:, None, None], torch.where(colour >= 0, own, g.cells))
+        return out, g.size, ok & changed(g.cells, out, demos.slots)
+
+    k, _ = fit_choice(demos, 3, make)
+    return make(k)
+
+
+@register("corner_rays_fit", FAMILY, fitted=True)
+def corner_rays_fit(g: GridBatch, demos: DemoTargets):
+    """Every object casts rays of its colour from its outer corners (diagonal directions) or faces (orthogonal
+    ones), in the directions fitted per colour: those whose demo rays always meet only that colour. Rays stop at
+    obstacles. Not ok where rays of two colours meet or where no ray is drawn."""
+    h, cmap = major(g)
+    fg, bg = fg_of(h), bg_of(h)
+    colour = h.cells.long().clamp(max=N_COLOURS - 1)
+    own_colour = _back(cmap, colour)
+    hi, lo = _claims(g)
+    ar = torch.arange(N_COLOURS, device=g.cells.device)
+    for dr, dc in ORTHO + DIAG:
+        src = fg & shift(bg, dr, dc, False)
+        if dr and dc:
+            src = src & ~shift(fg, dr, 0, False) & ~shift(fg, 0, dc, False)
+        code = torch.where(fg, own_colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
+        back = first_code(code, -dr, -dc).long()
+        on = bg & (back >= N_COLOURS)
+        key = (back - N_COLOURS).clamp(0, N_COLOURS - 1)
+        nz = key_colours(key, on, demos, N_COLOURS)                         # [M, 10, 11]
+        keep = nz.gather(2, ar.expand(nz.shape[0], N_COLOURS)[..., None])[..., 0]
+        flag = per_slot(keep & (nz.sum(-1) == 1) & (ar != BG), demos.slots)
+        on = on & flag.gather(1, key.reshape(len(g), -1)).view_as(key)
+        hi, lo = _claim(hi, lo, on, key)
+    out, painted, clash = _painted(g.cells, hi, lo)
+    return out, g.size, painted.flatten(1).any(1) & ~clash & per_slot(same_size(g.size, demos), demos.slots)
+
+
+@register("extend_tails_cross_fit", FAMILY, fitted=True)
+def extend_tails_cross_fit(g: GridBatch, demos: DemoTargets):
+    """Line ends grow as in ``extend_tails`` (a cell with one non-background 8-neighbour casts a ray away from it);
+    where rays of two colours cross, the crossing takes a fitted colour."""
+    h, cmap = major(g)
+    fg, bg = fg_of(h), bg_of(h)
+    count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
+    tail = fg & (count == 1)
+    colour = _back(cmap, h.cells.long().clamp(max=N_COLOURS - 1))
+    hi, lo = _claims(g)
+    for dr, dc in ORTHO + DIAG:
+        src = tail & shift(fg, dr, dc, False)
+        code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
+        back = first_code(code, dr, dc).long()
+        hi, lo = _claim(hi, lo, bg & (back >= N_COLOURS), back - N_COLOURS)
+    out, painted, _ = _painted(g.cells, hi, lo)
+    cross = painted & (hi != lo)
+    c, ok = fit_colour(cross, demos)
+    out = torch.where(cross, c[:, None, None], out)
+    return out, g.size, ok & changed(g.cells, out, demos.slots)
+
+
+@register("rays_to_objects_major", FAMILY)
+def rays_to_objects_major(g: GridBatch):
+    """``rays_to_objects`` with the grid's most common colour as the background."""
+    h, cmap = major(g)
+    out, size, ok = rays_to_objects(h)
+    return _back(cmap, out), size, ok & (cmap[:, BG] != BG)
+
+
+@register("rays_diag_major", FAMILY)
+def rays_diag_major(g: GridBatch):
+    """Diagonal rays (as ``rays_diag``) with the grid's most common colour as the background."""
+    h, cmap = major(g)
+    mask, colour = _rays(h, DIAG)
+    out = torch.where(mask, colour, h.cells)
+    return _back(cmap, out), g.size, fg_of(h).flatten(1).any(1) & (cmap[:, BG] != BG)
+
+
+@register("centre_lines_fit", FAMILY, fitted=True)
+def centre_lines_fit(g: GridBatch, demos: DemoTargets):
+    """Full rows and columns through the centre of every object (8-connected, one colour; a side of even length has
+    no centre line) drawn on the background in a fitted colour."""
+    h, cmap = major(g)
+    c = components(h)
+    n, s = len(g), h.side
+    rows, cols = coords(s, h.cells.device)
+    hits = []
+    for a, b in ((c.top, c.bottom), (c.left, c.right)):
+        mid = (a + b) // 2
+        centred = c.is_obj & ((a + b) % 2 == 0)
+        idx = torch.where(centred, mid, s).long()
+        mark = torch.zeros(n, s + 1, dtype=torch.int32, device=h.cells.device).scatter_(1, idx, 1)[:, :s] > 0
+        hits.append(mark)
+    on = (hits[0][:, :, None] | hits[1][:, None, :]) & bg_of(h)
+    col, ok = fit_colour(on, demos)
+    out = torch.where(on, col[:, None, None], g.cells)
+    return out, g.size, ok & changed(g.cells, out, demos.slots)
