@@ -222,3 +222,139 @@ def centre_lines_fit(g: GridBatch, demos: DemoTargets):
     col, ok = fit_colour(on, demos)
     out = torch.where(on, col[:, None, None], g.cells)
     return out, g.size, ok & changed(g.cells, out, demos.slots)
+
+
+def _run_pos(mask: Tensor, dr: int, dc: int) -> Tensor:
+    """[N, s, s] int8: for a cell of ``mask``, its 1-based position in its run of mask cells along (dr, dc) (the
+    distance back to the first cell off the mask, the board's edge counting as off); 0 off the mask. Pointer
+    doubling: 5 shifts cover the board."""
+    far = 99
+    d = torch.where(~shift(mask, -dr, -dc, False), 1, far).to(torch.int8)
+    step = 1
+    for _ in range(5):
+        d = torch.where(d < far, d, (shift(d, -dr * step, -dc * step, far) + step).clamp(max=far))
+        step *= 2
+    return torch.where(mask, d, 0)
+
+
+AXES = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+@register("alternate_run_fit", FAMILY, fitted=True)
+def alternate_run_fit(g: GridBatch, demos: DemoTargets):
+    """Every second cell of each run of non-background cells (along rows, columns, diagonals or anti-diagonals,
+    fitted) takes a fitted colour: the 2nd, 4th, ... cell counted from the run's start."""
+    h, _ = major(g)
+    fg = fg_of(h)
+
+    def make(k: Tensor):
+        mask = torch.zeros_like(fg)
+        for i, (dr, dc) in enumerate(AXES):
+            mask = torch.where((k == i)[:, None, None], (_run_pos(fg, dr, dc) % 2 == 0) & fg, mask)
+        c, ok = fit_colour(mask, demos)
+        out = torch.where(mask, c[:, None, None], g.cells)
+        return out, g.size, ok & changed(g.cells, out, demos.slots)
+
+    k, _ = fit_choice(demos, len(AXES), make)
+    return make(k)
+
+
+@register("edge_projection_fit", FAMILY, fitted=True)
+def edge_projection_fit(g: GridBatch, demos: DemoTargets):
+    """Background cells that see a non-background cell both along a vertical and along a horizontal direction (the
+    pair of directions fitted: up or down, left or right) take a fitted colour: marks on two edges project onto
+    their crossings."""
+    h, _ = major(g)
+    bg = bg_of(h)
+    pairs = [(v, u) for v in ((-1, 0), (1, 0)) for u in ((0, -1), (0, 1))]
+
+    def make(k: Tensor):
+        mask = torch.zeros_like(bg)
+        for i, (v, u) in enumerate(pairs):
+            sees = (first_hit(h, *v) >= 0) & (first_hit(h, *u) >= 0)
+            mask = torch.where((k == i)[:, None, None], sees & bg, mask)
+        c, ok = fit_colour(mask, demos)
+        out = torch.where(mask, c[:, None, None], g.cells)
+        return out, g.size, ok & changed(g.cells, out, demos.slots)
+
+    k, _ = fit_choice(demos, len(pairs), make)
+    return make(k)
+
+
+@register("rays_bend_fit", FAMILY, fitted=True)
+def rays_bend_fit(g: GridBatch, demos: DemoTargets):
+    """Every non-background cell casts a ray in one direction to the border (stopping at obstacles); on the border
+    the rays turn (clockwise or counter-clockwise) and run along it until an obstacle. Direction and turn fitted."""
+    h, cmap = major(g)
+    bg = bg_of(h)
+    rows, cols = coords(h.side, h.cells.device)
+    hh, ww = h.size[:, 0, None, None], h.size[:, 1, None, None]
+    opts = []
+    for dr, dc in ORTHO:
+        mask, colour = _rays(h, ((-dr, -dc),))                    # the ray going along (dr, dc)
+        ray = torch.where(mask, colour, h.cells)
+        edge = (rows == hh - 1) if dr > 0 else (rows == 0) if dr < 0 else (cols == ww - 1) if dc > 0 else (cols == 0)
+        for tr, tc in ((dc, -dr), (-dc, dr)):                     # the two turns
+            code = torch.where(edge & (ray != BG) & h.inside, ray, -1).to(torch.int8)
+            back = first_code(code, -tr, -tc).long()
+            on = edge & h.inside & (ray == BG) & (back >= 0)
+            opts.append(torch.where(on, back, ray))
+
+    def make(k: Tensor):
+        out = h.cells
+        for i, o in enumerate(opts):
+            out = torch.where((k == i)[:, None, None], o, out)
+        out = _back(cmap, out)
+        return out, g.size, changed(g.cells, out, demos.slots) & fg_of(h).flatten(1).any(1)
+
+    k, _ = fit_choice(demos, len(opts), make)
+    return make(k)
+
+
+@register("stripes_from_pair", FAMILY)
+def stripes_from_pair(g: GridBatch):
+    """Two pixels start a repeating pattern of full lines across the grid's short side: lines of the first pixel's
+    colour, then the second's, at the pixels' spacing along the long side, repeated to the border."""
+    h, cmap = major(g)
+    fg = fg_of(h)
+    rows, cols = coords(h.side, h.cells.device)
+    wide = h.size[:, 1] > h.size[:, 0]
+    pos = torch.where(wide[:, None, None], cols, rows)             # [N, s, s] position along the long side
+    first = torch.where(fg, pos, PAD * 10).flatten(1).amin(1)
+    last = torch.where(fg, pos, -1).flatten(1).amax(1)
+    p = (last - first).clamp(min=1)
+    ca = torch.where(fg & (pos == first[:, None, None]), h.cells, -1).flatten(1).amax(1)
+    cb = torch.where(fg & (pos == last[:, None, None]), h.cells, -1).flatten(1).amax(1)
+    ok = (fg.flatten(1).sum(1) == 2) & (last > first) & (h.size[:, 0] != h.size[:, 1])
+    off = pos - first[:, None, None]
+    ph = torch.remainder(off, 2 * p[:, None, None])
+    e = lambda t: t[:, None, None]  # noqa: E731
+    out = torch.where((off >= 0) & (ph == 0), e(ca), torch.where((off >= 0) & (ph == e(p)), e(cb), BG))
+    out = torch.where(h.inside, out, PAD)
+    return _back(cmap, out), g.size, ok
+
+
+@register("tip_ray", FAMILY)
+def tip_ray(g: GridBatch):
+    """The one odd-coloured cell of a two-colour object casts a ray of its colour from itself through the object's
+    centre (the centre in line with it along a row or column) and on to the border, drawn on the background."""
+    h, cmap = major(g)
+    c = components(h, diag=True, multi=True)
+    n, s, nc = len(g), h.side, h.side * h.side
+    lab = c.label.reshape(n, nc).long().clamp(max=nc - 1)
+    cells = h.cells.reshape(n, nc).long().clamp(max=N_COLOURS - 1)
+    own = c.colcount.gather(2, lab[:, None, :].expand(n, N_COLOURS, nc)).gather(1, cells[:, None, :])[:, 0]
+    ncol = c.ncol.gather(1, lab)
+    marker = (c.fg.reshape(n, nc) & (own == 1) & (ncol == 2)).view(n, s, s)
+    rows, cols = coords(s, h.cells.device)
+    dr2 = (c.cell(c.top) + c.cell(c.bottom)) - 2 * rows
+    dc2 = (c.cell(c.left) + c.cell(c.right)) - 2 * cols
+    hi, lo = _claims(g)
+    colour = h.cells.long()
+    for dr, dc in ORTHO:
+        src = marker & (torch.sign(dr2) == dr) & (torch.sign(dc2) == dc)
+        code = torch.where(src, colour, -1).to(torch.int8)
+        back = first_code(code, -dr, -dc).long()
+        hi, lo = _claim(hi, lo, bg_of(h) & (back >= 0), back)
+    out, painted, clash = _painted(h.cells, hi, lo)
+    return _back(cmap, out), g.size, painted.flatten(1).any(1) & ~clash
