@@ -146,20 +146,14 @@ def corner_rays_fit(g: GridBatch, demos: DemoTargets):
     colour = h.cells.long().clamp(max=N_COLOURS - 1)
     own_colour = _back(cmap, colour)
     hi, lo = _claims(g)
-    ar = torch.arange(N_COLOURS, device=g.cells.device)
     for dr, dc in ORTHO + DIAG:
         src = fg & shift(bg, dr, dc, False)
         if dr and dc:
             src = src & ~shift(fg, dr, 0, False) & ~shift(fg, 0, dc, False)
         code = torch.where(fg, own_colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
         back = first_code(code, -dr, -dc).long()
-        on = bg & (back >= N_COLOURS)
-        key = (back - N_COLOURS).clamp(0, N_COLOURS - 1)
-        nz = key_colours(key, on, demos, N_COLOURS)                         # [M, 10, 11]
-        keep = nz.gather(2, ar.expand(nz.shape[0], N_COLOURS)[..., None])[..., 0]
-        flag = per_slot(keep & (nz.sum(-1) == 1) & (ar != BG), demos.slots)
-        on = on & flag.gather(1, key.reshape(len(g), -1)).view_as(key)
-        hi, lo = _claim(hi, lo, on, key)
+        hi, lo = _fitted_rays(hi, lo, [(bg & (back >= N_COLOURS), (back - N_COLOURS).clamp(0, N_COLOURS - 1))],
+                              demos)
     out, painted, clash = _painted(g.cells, hi, lo)
     return out, g.size, painted.flatten(1).any(1) & ~clash & per_slot(same_size(g.size, demos), demos.slots)
 
@@ -358,3 +352,130 @@ def tip_ray(g: GridBatch):
         hi, lo = _claim(hi, lo, bg_of(h) & (back >= 0), back)
     out, painted, clash = _painted(h.cells, hi, lo)
     return _back(cmap, out), g.size, painted.flatten(1).any(1) & ~clash
+
+
+@register("midpoint_fit", FAMILY, fitted=True)
+def midpoint_fit(g: GridBatch, demos: DemoTargets):
+    """The background cell halfway between two pixels facing each other along a row or a column (an odd gap) takes
+    a fitted colour."""
+    h, _ = major(g)
+    mid = torch.zeros_like(g.inside)
+    for a, b in (((0, -1), (0, 1)), ((-1, 0), (1, 0))):
+        ca, da = first_hit(h, *a, dist=True)
+        cb, db = first_hit(h, *b, dist=True)
+        mid = mid | ((ca >= 0) & (cb >= 0) & (da == db))
+    mid = mid & bg_of(h)
+    c, ok = fit_colour(mid, demos)
+    out = torch.where(mid, c[:, None, None], g.cells)
+    return out, g.size, ok & changed(g.cells, out, demos.slots)
+
+
+def _repeat_rows(cells: Tensor, fg: Tensor) -> tuple[Tensor, Tensor]:
+    """Per row whose non-background cells form one run of 2 or more cells: that run repeated along the whole row.
+    (on [N, s, s]: background cells of such rows, colour [N, s, s])."""
+    s = cells.shape[-1]
+    cols = torch.arange(s, device=cells.device).view(1, 1, s)
+    first = torch.where(fg, cols, s).amin(2, keepdim=True)
+    last = torch.where(fg, cols, -1).amax(2, keepdim=True)
+    cnt = fg.sum(2, keepdim=True)
+    run = (cnt >= 2) & (last - first + 1 == cnt)
+    src = first + torch.remainder(cols - first, cnt.clamp(min=1))
+    colour = cells.gather(2, src.clamp(0, s - 1).expand_as(cells))
+    return run & ~fg, colour
+
+
+@register("repeat_runs", FAMILY)
+def repeat_runs(g: GridBatch):
+    """Every row and every column whose non-background cells form one run of two or more cells repeats that run
+    periodically along the whole line (background cells only). Not ok where a row and a column repeat disagree."""
+    h, cmap = major(g)
+    fg = fg_of(h)
+    on_r, col_r = _repeat_rows(h.cells, fg)
+    on_c, col_c = _repeat_rows(h.cells.transpose(1, 2), fg.transpose(1, 2))
+    on_c, col_c = on_c.transpose(1, 2), col_c.transpose(1, 2)
+    ins = h.inside
+    hi, lo = _claims(g)
+    hi, lo = _claim(hi, lo, on_r & ins, col_r.long())
+    hi, lo = _claim(hi, lo, on_c & ins, col_c.long())
+    out, painted, clash = _painted(h.cells, hi, lo)
+    return _back(cmap, out), g.size, painted.flatten(1).any(1) & ~clash
+
+
+def _fitted_rays(hi: Tensor, lo: Tensor, rays: list[tuple[Tensor, Tensor]], demos: DemoTargets):
+    """Claim ray cells for the colours whose demo ray cells all hold their colour in the demo outputs (one fit over
+    all the rays given). ``rays``: (on [N, s, s], colour [N, s, s] 0..9 in the grid's own colours) pairs."""
+    key0 = rays[0][1]
+    ar = torch.arange(N_COLOURS, device=key0.device)
+    nz = sum(key_colours(key, on, demos, N_COLOURS).int() for on, key in rays) > 0     # [M, 10, 11]
+    keep = nz.gather(2, ar.expand(nz.shape[0], N_COLOURS)[..., None])[..., 0]
+    flag = per_slot(keep & (nz.sum(-1) == 1) & (ar != BG), demos.slots)
+    for on, key in rays:
+        hi, lo = _claim(hi, lo, on & flag.gather(1, key.reshape(key.shape[0], -1)).view_as(key), key)
+    return hi, lo
+
+
+@register("wall_rays_fit", FAMILY, fitted=True)
+def wall_rays_fit(g: GridBatch, demos: DemoTargets):
+    """A full row or column of one colour is a wall: every other pixel casts a ray of its colour towards the wall or
+    away from it to the border, fitted per colour (stopping at obstacles)."""
+    h, cmap = major(g)
+    fg, bg = fg_of(h), bg_of(h)
+    rows, cols = coords(h.side, h.cells.device)
+    full_r = (fg | ~h.inside).all(2) & (_line_colour(h, 2)[:, :, 0] >= 0) & (h.size[:, :1] > rows[None, :, 0])
+    full_c = (fg | ~h.inside).all(1) & (_line_colour(h, 1)[:, 0, :] >= 0) & (h.size[:, 1:] > cols[None, 0, :])
+    one = full_r.sum(1) + full_c.sum(1) == 1
+    wr = torch.where(full_r, rows[None, :, 0], -1).amax(1)[:, None, None]
+    wc = torch.where(full_c, cols[None, 0, :], -1).amax(1)[:, None, None]
+    wall = (rows == wr) | (cols == wc)
+    to_r = torch.where(wr >= 0, torch.sign(wr - rows), 0)          # the direction towards the wall
+    to_c = torch.where(wc >= 0, torch.sign(wc - cols), 0)
+    own = _back(cmap, h.cells.long().clamp(max=N_COLOURS - 1))
+    hi, lo = _claims(g)
+    for way in (1, -1):                                              # towards, away
+        rays = []
+        for dr, dc in ORTHO:
+            src = fg & ~wall & (to_r * way == dr) & (to_c * way == dc)
+            code = torch.where(fg, own + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
+            back = first_code(code, -dr, -dc).long()
+            rays.append((bg & (back >= N_COLOURS), (back - N_COLOURS).clamp(0, N_COLOURS - 1)))
+        hi, lo = _fitted_rays(hi, lo, rays, demos)
+    out, painted, clash = _painted(g.cells, hi, lo)
+    return out, g.size, one & painted.flatten(1).any(1) & ~clash & per_slot(same_size(g.size, demos), demos.slots)
+
+
+@register("rays_detour_fit", FAMILY, fitted=True)
+def rays_detour_fit(g: GridBatch, demos: DemoTargets):
+    """The pixels on one border cast rays of their colour across the grid; a ray blocked by an obstacle steps aside
+    by one cell just before it and goes on (once). The border (so the direction) and the side fitted."""
+    h, cmap = major(g)
+    fg, bg = fg_of(h), bg_of(h)
+    rows, cols = coords(h.side, h.cells.device)
+    hh, ww = h.size[:, 0, None, None], h.size[:, 1, None, None]
+    colour = h.cells.long().clamp(max=N_COLOURS - 1)
+    opts = []
+    for dr, dc in ORTHO:
+        start = (rows == hh - 1) if dr < 0 else (rows == 0) if dr > 0 else (cols == ww - 1) if dc < 0 else (cols == 0)
+        src = fg & start & h.inside
+        code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
+        back = first_code(code, -dr, -dc).long()
+        on1 = bg & (back >= N_COLOURS)
+        stop = on1 & shift(fg, dr, dc, False)
+        for sr, sc in ((dc, dr), (-dc, -dr)):                        # the two sides
+            side = shift(stop, -sr, -sc, False) & bg                  # the cell beside a stop
+            side_c = shift(back, -sr, -sc, 0)
+            code2 = torch.where(fg, colour, torch.where(side, side_c, -1)).to(torch.int8)
+            back2 = first_code(code2, -dr, -dc).long()
+            on2 = (bg & (back2 >= N_COLOURS)) | side
+            ray2 = torch.where(side, side_c, back2) - N_COLOURS
+            out = torch.where(on2, ray2, torch.where(on1, back - N_COLOURS, h.cells))
+            opts.append(out)
+
+    def make(k: Tensor):
+        out = h.cells
+        for i, o in enumerate(opts):
+            out = torch.where((k == i)[:, None, None], o, out)
+        out = _back(cmap, out)
+        return out, g.size, changed(g.cells, out, demos.slots)
+
+    k, _ = fit_choice(demos, len(opts), make)
+    return make(k)
