@@ -172,3 +172,19 @@ def test_rays_detour_fit_steps_around_obstacles():
     out, ok = run_fit("rays_detour_fit", [[(a, a_out), (test, None)]])
     assert ok == [True, True]
     assert out[1] == [[3, 0, 0, 3], [3, 0, 5, 3], [3, 0, 3, 3], [3, 0, 3, 0], [3, 0, 3, 0]]
+
+
+def test_corner_trails_fit_slides_towards_marked_corners():
+    a = put(blank(6, 6), {(2, 2): 4, (2, 3): 2, (3, 2): 4, (3, 3): 4})     # the 2 marks the top-right corner
+    a_out = [[0, 0, 0, 0, 4, 4],
+             [0, 0, 0, 4, 4, 4],
+             [0, 0, 4, 4, 4, 0],
+             [0, 0, 4, 4, 0, 0],
+             [0, 0, 0, 0, 0, 0],
+             [0, 0, 0, 0, 0, 0]]
+    test = put(blank(6, 5), {(3, 1): 3, (3, 2): 3, (4, 1): 2, (4, 2): 3})  # marked bottom-left
+    out, ok = run_fit("corner_trails_fit", [[(a, a_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1] == put(blank(6, 5), {(3, 1): 3, (3, 2): 3, (4, 0): 3, (4, 1): 3, (4, 2): 3, (5, 0): 3, (5, 1): 3})
+    _, ok = run_fit("corner_trails_fit", [[(a, a_out), (put(blank(4, 4), {(1, 1): 4, (1, 2): 4}), None)]])
+    assert ok == [True, False]                   # no marked corner

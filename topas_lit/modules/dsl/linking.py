@@ -479,3 +479,38 @@ def rays_detour_fit(g: GridBatch, demos: DemoTargets):
 
     k, _ = fit_choice(demos, len(opts), make)
     return make(k)
+
+
+@register("corner_trails_fit", FAMILY, fitted=True)
+def corner_trails_fit(g: GridBatch, demos: DemoTargets):
+    """A two-colour object whose bounding-box corner holds the marker colour (fitted) slides diagonally towards that
+    corner to the border, leaving a trail of its other colour (the object itself recoloured too); one trail per
+    marked corner. Not ok where trails of two colours meet or where no corner is marked."""
+    h, cmap = major(g)
+    c = components(h, diag=True, multi=True)
+    n, nc = len(g), c.ncell
+    rows, cols = coords(h.side, h.cells.device)
+    two = c.cell(c.ncol == 2, False)
+    flat = h.cells.reshape(n, nc).int()
+    sum_c = c.cell(c.scatter(flat, "amax", 0) + c.scatter(flat, "amin", PAD)).long()
+    top, bottom, left, right = (c.cell(t) for t in (c.top, c.bottom, c.left, c.right))
+
+    def make(k: Tensor):
+        mark = cmap.gather(1, (k + 1)[:, None])[:, 0].view(n, 1, 1)       # the marker colour, swapped
+        marked = two & (h.cells == mark)
+        main = sum_c - mark
+        hi, lo = _claims(g)
+        for dr, dc in DIAG:
+            corner = marked & (rows == (bottom if dr > 0 else top)) & (cols == (right if dc > 0 else left))
+            lab = torch.where(corner, c.label, nc).flatten(1).long()
+            hit = torch.zeros(n, nc + 1, dtype=torch.bool, device=h.cells.device).scatter(1, lab, True)[:, :nc]
+            src = c.cell(hit, False)                                   # the objects marked at this corner
+            code = torch.where(src, main, -1).to(torch.int8)
+            back = first_code(code, -dr, -dc).long()
+            on = (src | ((back >= 0) & bg_of(h))) & h.inside
+            hi, lo = _claim(hi, lo, on, torch.where(src, main, back))
+        out, painted, clash = _painted(h.cells, hi, lo)
+        return _back(cmap, out), g.size, painted.flatten(1).any(1) & ~clash
+
+    k, _ = fit_choice(demos, N_COLOURS - 1, make)
+    return make(k)
