@@ -188,3 +188,19 @@ def test_corner_trails_fit_slides_towards_marked_corners():
     assert out[1] == put(blank(6, 5), {(3, 1): 3, (3, 2): 3, (4, 0): 3, (4, 1): 3, (4, 2): 3, (5, 0): 3, (5, 1): 3})
     _, ok = run_fit("corner_trails_fit", [[(a, a_out), (put(blank(4, 4), {(1, 1): 4, (1, 2): 4}), None)]])
     assert ok == [True, False]                   # no marked corner
+
+
+def test_region_diagonals_recode_colours_along_marker_diagonals():
+    g = [[8, 8, 8, 2, 2, 2],
+         [8, 1, 8, 2, 2, 2],
+         [8, 8, 8, 2, 2, 2],
+         [8, 8, 8, 2, 2, 2]]                   # the 1 sits in the 8 region: 8 -> 1; no marker codes 2
+    out, ok = run_plain("region_diagonals", [g, [[8, 8], [8, 8]]])
+    assert ok == [True, False]
+    assert out[0] == [[1, 8, 1, 2, 2, 2],
+                      [8, 1, 8, 2, 2, 2],
+                      [1, 8, 1, 2, 2, 2],
+                      [8, 8, 8, 2, 2, 2]]     # the diagonals' 2 cells stay (2 has no code)
+    h = [[3, 3, 3, 3, 3], [3, 4, 3, 3, 3], [3, 3, 3, 3, 3], [3, 3, 3, 5, 3], [3, 3, 3, 3, 3]]
+    _, ok = run_plain("region_diagonals", [h])
+    assert ok == [False]                         # 3 -> 4 and 3 -> 5 disagree

@@ -514,3 +514,39 @@ def corner_trails_fit(g: GridBatch, demos: DemoTargets):
 
     k, _ = fit_choice(demos, N_COLOURS - 1, make)
     return make(k)
+
+
+@register("region_diagonals", FAMILY)
+def region_diagonals(g: GridBatch):
+    """Lone marker pixels (no 8-neighbour of their colour; y the most common colour of their 8-neighbours) set a
+    code y -> their colour x; both diagonals through every marker are drawn across the whole grid, each cell of
+    colour y on them taking code(y). Not ok where two markers code one colour differently or no marker exists."""
+    n, s = len(g), g.side
+    cells = g.cells.long().clamp(max=N_COLOURS - 1)
+    ins = g.inside
+    votes = torch.zeros(n, N_COLOURS, s, s, dtype=torch.int8, device=cells.device)
+    same = torch.zeros_like(ins)
+    for dr, dc in ORTHO + DIAG:
+        nb, nb_in = shift(cells, dr, dc, 0), shift(ins, dr, dc, False)
+        votes.scatter_add_(1, nb[:, None], nb_in[:, None].to(torch.int8))
+        same = same | (nb_in & (nb == cells))
+    region = votes.argmax(1)                                          # the most common 8-neighbour colour
+    marker = ins & ~same & (votes.amax(1) > 0)
+    key = torch.where(marker, region, N_COLOURS).flatten(1)                # the region colour y, 10: dump
+    val = cells.flatten(1)
+    top = torch.full((n, N_COLOURS + 1), -1, dtype=torch.long, device=cells.device).scatter_reduce(1, key, val, "amax")
+    low = torch.full((n, N_COLOURS + 1), N_COLOURS, dtype=torch.long, device=cells.device).scatter_reduce(
+        1, key, val, "amin")
+    code, consistent = top[:, :N_COLOURS], ((top == low) | (top < 0))[:, :N_COLOURS]
+    rows, cols = coords(s, cells.device)
+    d1, d2 = (rows - cols + s - 1).expand_as(cells), (rows + cols).expand_as(cells)
+    on = torch.zeros_like(ins)
+    for d in (d1, d2):
+        hit = torch.zeros(n, 2 * s, dtype=torch.bool, device=cells.device)
+        hit = hit.scatter(1, torch.where(marker, d, 2 * s - 1).flatten(1), True)
+        hit[:, 2 * s - 1] = False
+        on = on | hit.gather(1, d.reshape(n, -1)).view_as(on)
+    colour = code.gather(1, cells.reshape(n, -1)).view_as(cells)
+    paint = on & ins & ~marker & (colour >= 0)
+    out = torch.where(paint, colour, g.cells)
+    return out, g.size, consistent.all(1) & marker.flatten(1).any(1) & (out != g.cells).flatten(1).any(1)
