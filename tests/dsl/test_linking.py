@@ -204,3 +204,14 @@ def test_region_diagonals_recode_colours_along_marker_diagonals():
     h = [[3, 3, 3, 3, 3], [3, 4, 3, 3, 3], [3, 3, 3, 3, 3], [3, 3, 3, 5, 3], [3, 3, 3, 3, 3]]
     _, ok = run_plain("region_diagonals", [h])
     assert ok == [False]                         # 3 -> 4 and 3 -> 5 disagree
+
+
+def test_bounce_tails_fit_reflects_off_walls():
+    a = [[0, 0, 0, 0, 0, 2] for _ in range(6)]
+    a = put(a, {(5, 0): 8, (4, 1): 8})
+    a_out = put(a, {(3, 2): 3, (2, 3): 3, (1, 4): 3, (0, 3): 3})     # up-right, bounced up-left by the wall
+    test = [[2, 0, 0, 0, 0, 0] for _ in range(6)]
+    test = put(test, {(5, 5): 8, (4, 4): 8})
+    out, ok = run_fit("bounce_tails_fit", [[(a, a_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1] == put(test, {(3, 3): 3, (2, 2): 3, (1, 1): 3, (0, 2): 3})

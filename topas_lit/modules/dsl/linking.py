@@ -550,3 +550,30 @@ def region_diagonals(g: GridBatch):
     paint = on & ins & ~marker & (colour >= 0)
     out = torch.where(paint, colour, g.cells)
     return out, g.size, consistent.all(1) & marker.flatten(1).any(1) & (out != g.cells).flatten(1).any(1)
+
+
+@register("bounce_tails_fit", FAMILY, fitted=True)
+def bounce_tails_fit(g: GridBatch, demos: DemoTargets):
+    """Diagonal line ends grow (as in ``extend_tails``) in a fitted colour; a ray stopped by an obstacle bounces off
+    it once (the blocked component of its direction reversed, both where it hits a corner) and goes on."""
+    h, _ = major(g)
+    fg, bg = fg_of(h), bg_of(h)
+    count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
+    tail = fg & (count == 1)
+    mask = torch.zeros_like(fg)
+    for dr, dc in DIAG:                                  # the ray goes along (er, ec) = -(dr, dc)
+        er, ec = -dr, -dc
+        src = tail & shift(fg, dr, dc, False)
+        code = torch.where(fg, torch.where(src, 1, 0), -1).to(torch.int8)
+        on1 = bg & (first_code(code, dr, dc) == 1)
+        stop = on1 & shift(fg, er, ec, False)
+        flip_r, flip_c = shift(fg, er, 0, False), shift(fg, 0, ec, False)
+        both = ~(flip_r ^ flip_c)
+        mask = mask | on1
+        for (nr, nc), at in (((-er, ec), flip_r & ~flip_c), ((er, -ec), flip_c & ~flip_r), ((-er, -ec), both)):
+            src2 = stop & at
+            code2 = torch.where(fg, 0, torch.where(src2, 1, -1)).to(torch.int8)
+            mask = mask | (bg & (first_code(code2, -nr, -nc) == 1))
+    c, ok = fit_colour(mask, demos)
+    out = torch.where(mask, c[:, None, None], g.cells)
+    return out, g.size, ok & changed(g.cells, out, demos.slots)
