@@ -215,3 +215,19 @@ def test_bounce_tails_fit_reflects_off_walls():
     out, ok = run_fit("bounce_tails_fit", [[(a, a_out), (test, None)]])
     assert ok == [True, True]
     assert out[1] == put(test, {(3, 3): 3, (2, 2): 3, (1, 1): 3, (0, 2): 3})
+
+
+def test_staircase_fit_grows_runs_above_and_shrinks_below():
+    a = put(blank(6, 6), {(2, 0): 2, (2, 1): 2})
+    a_out = [[3, 3, 3, 3, 0, 0],
+             [3, 3, 3, 0, 0, 0],
+             [2, 2, 0, 0, 0, 0],
+             [1, 0, 0, 0, 0, 0],
+             [0, 0, 0, 0, 0, 0],
+             [0, 0, 0, 0, 0, 0]]
+    test = put(blank(5, 6), {(1, 1): 2, (1, 2): 2, (1, 3): 2})
+    out, ok = run_fit("staircase_fit", [[(a, a_out), (test, None)]])
+    assert ok == [True, True]
+    assert out[1] == [[0, 3, 3, 3, 3, 0], [0, 2, 2, 2, 0, 0], [0, 1, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0] * 6]
+    _, ok = run_fit("staircase_fit", [[(a, a_out), (put(blank(3, 3), {(0, 0): 2, (1, 1): 2}), None)]])
+    assert ok == [True, False]                   # not one horizontal segment

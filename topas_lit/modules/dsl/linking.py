@@ -577,3 +577,39 @@ def bounce_tails_fit(g: GridBatch, demos: DemoTargets):
     c, ok = fit_colour(mask, demos)
     out = torch.where(mask, c[:, None, None], g.cells)
     return out, g.size, ok & changed(g.cells, out, demos.slots)
+
+
+@register("staircase_fit", FAMILY, fitted=True)
+def staircase_fit(g: GridBatch, demos: DemoTargets):
+    """A lone horizontal segment grows a staircase: each row above holds a run one cell longer than the row below it,
+    each row below one cell shorter, all starting at the segment's fixed end (its left end, or its right end:
+    fitted); the runs above and the runs below take two fitted colours."""
+    h, _ = major(g)
+    fg = fg_of(h)
+    rows, cols = coords(h.side, h.cells.device)
+    big = h.side * 4
+    t = lambda m, x, r: torch.where(m, x, r).flatten(1)  # noqa: E731
+    top, bottom = t(fg, rows, big).amin(1), t(fg, rows, -1).amax(1)
+    left, right = t(fg, cols, big).amin(1), t(fg, cols, -1).amax(1)
+    seg = (top == bottom) & (fg.flatten(1).sum(1) == right - left + 1)
+    e = lambda x: x[:, None, None]  # noqa: E731
+    up, down = rows < e(top), rows > e(top)
+    dist = (rows - e(top)).abs()
+    bg = bg_of(h)
+
+    def make(k: Tensor):
+        from_left = e(k == 0)
+        length = torch.where(up, e(right - left + 1) + dist, e(right - left + 1) - dist)
+        off = torch.where(from_left, cols - e(left), e(right) - cols)
+        run = (off >= 0) & (off < length) & bg & e(seg)
+        out = g.cells
+        ok = seg
+        for side in (up, down):
+            m = run & side
+            c, fit_ok, seen = fit_colour(m, demos, with_seen=True)
+            out = torch.where(m, c[:, None, None], out)
+            ok = ok & fit_ok & seen
+        return out, g.size, ok & changed(g.cells, out, demos.slots)
+
+    k, _ = fit_choice(demos, 2, make)
+    return make(k)
