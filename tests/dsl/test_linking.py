@@ -231,3 +231,15 @@ def test_staircase_fit_grows_runs_above_and_shrinks_below():
     assert out[1] == [[0, 3, 3, 3, 3, 0], [0, 2, 2, 2, 0, 0], [0, 1, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0] * 6]
     _, ok = run_fit("staircase_fit", [[(a, a_out), (put(blank(3, 3), {(0, 0): 2, (1, 1): 2}), None)]])
     assert ok == [True, False]                   # not one horizontal segment
+
+
+def test_frame_corner_rays_shoot_the_inner_colour_from_the_frame_corners():
+    g = [[3, 3, 0, 9, 0, 0],
+         [3, 3, 0, 9, 0, 0],
+         [0, 0, 0, 9, 0, 0],
+         [9, 9, 9, 9, 0, 0],
+         [0, 0, 0, 0, 0, 0],
+         [0, 0, 0, 0, 0, 0]]
+    out, ok = run_plain("frame_corner_rays", [g, put(blank(3, 3), {(0, 0): 1, (2, 2): 2})])
+    assert ok == [True, False]                   # two pixels: neither box holds the other
+    assert out[0] == put(g, {(4, 4): 3, (5, 5): 3})

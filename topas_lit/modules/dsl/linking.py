@@ -46,6 +46,14 @@ def _segment(rows: Tensor, cols: Tensor, r1, c1, r2, c2) -> Tensor:
         (cols >= e(torch.minimum(c1, c2))) & (cols <= e(torch.maximum(c1, c2)))
 
 
+def _box(mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(top, left, bottom, right) [N] of ``mask [N, s, s]`` (empty: top/left s*4, bottom/right -1)."""
+    rows, cols = coords(mask.shape[-1], mask.device)
+    big = mask.shape[-1] * 4
+    t = lambda x, r: torch.where(mask, x, r).flatten(1)  # noqa: E731
+    return t(rows, big).amin(1), t(cols, big).amin(1), t(rows, -1).amax(1), t(cols, -1).amax(1)
+
+
 # ----------------------------------------------------------------------------------------------- primitives
 @register("l_path_fit", FAMILY, fitted=True)
 def l_path_fit(g: GridBatch, demos: DemoTargets):
@@ -587,10 +595,7 @@ def staircase_fit(g: GridBatch, demos: DemoTargets):
     h, _ = major(g)
     fg = fg_of(h)
     rows, cols = coords(h.side, h.cells.device)
-    big = h.side * 4
-    t = lambda m, x, r: torch.where(m, x, r).flatten(1)  # noqa: E731
-    top, bottom = t(fg, rows, big).amin(1), t(fg, rows, -1).amax(1)
-    left, right = t(fg, cols, big).amin(1), t(fg, cols, -1).amax(1)
+    top, left, bottom, right = _box(fg)
     seg = (top == bottom) & (fg.flatten(1).sum(1) == right - left + 1)
     e = lambda x: x[:, None, None]  # noqa: E731
     up, down = rows < e(top), rows > e(top)
@@ -613,3 +618,31 @@ def staircase_fit(g: GridBatch, demos: DemoTargets):
 
     k, _ = fit_choice(demos, 2, make)
     return make(k)
+
+
+@register("frame_corner_rays", FAMILY)
+def frame_corner_rays(g: GridBatch):
+    """With two colours, one of them a frame (its bounding box holds the other's): diagonal rays leave the frame's
+    outer corners (background at the diagonal step and at both orthogonal steps towards it) in the other colour,
+    stopping at obstacles."""
+    h, cmap = major(g)
+    fg, bg = fg_of(h), bg_of(h)
+    cnt = h.counts.clone()
+    cnt[:, BG] = 0
+    order = cnt.argsort(1, descending=True)
+    ca, cb = order[:, 0, None, None], order[:, 1, None, None]
+    ma, mb = fg & (h.cells == ca), fg & (h.cells == cb)
+    (ta, la, ba, ra), (tb, lb, bb, rb) = _box(ma), _box(mb)
+    a_holds = (ta <= tb) & (la <= lb) & (ba >= bb) & (ra >= rb)
+    b_holds = (tb <= ta) & (lb <= la) & (bb >= ba) & (rb >= ra)
+    ok = ((cnt > 0).sum(1) == 2) & (a_holds ^ b_holds)
+    frame = torch.where(a_holds[:, None, None], ma, mb)
+    other_c = torch.where(a_holds[:, None, None], cb, ca)
+    hi, lo = _claims(g)
+    for dr, dc in DIAG:
+        src = frame & shift(bg, dr, dc, False) & ~shift(fg, dr, 0, False) & ~shift(fg, 0, dc, False)
+        code = torch.where(fg, torch.where(src, 1, 0), -1).to(torch.int8)
+        on = bg & (first_code(code, -dr, -dc) == 1)
+        hi, lo = _claim(hi, lo, on, other_c.expand_as(on))
+    out, painted, clash = _painted(h.cells, hi, lo)
+    return _back(cmap, out), g.size, ok & painted.flatten(1).any(1) & ~clash
