@@ -6,6 +6,11 @@ def blank(h, w, fill=0):
     return [[fill] * w for _ in range(h)]
 
 
+def text(*lines):
+    """A grid from strings of digits, one a row."""
+    return [[int(ch) for ch in line] for line in lines]
+
+
 def put(g, cells):
     g = [row[:] for row in g]
     for (r, c), v in cells.items():
@@ -176,12 +181,7 @@ def test_rays_detour_fit_steps_around_obstacles():
 
 def test_corner_trails_fit_slides_towards_marked_corners():
     a = put(blank(6, 6), {(2, 2): 4, (2, 3): 2, (3, 2): 4, (3, 3): 4})     # the 2 marks the top-right corner
-    a_out = [[0, 0, 0, 0, 4, 4],
-             [0, 0, 0, 4, 4, 4],
-             [0, 0, 4, 4, 4, 0],
-             [0, 0, 4, 4, 0, 0],
-             [0, 0, 0, 0, 0, 0],
-             [0, 0, 0, 0, 0, 0]]
+    a_out = text("000044", "000444", "004440", "004400", "000000", "000000")
     test = put(blank(6, 5), {(3, 1): 3, (3, 2): 3, (4, 1): 2, (4, 2): 3})  # marked bottom-left
     out, ok = run_fit("corner_trails_fit", [[(a, a_out), (test, None)]])
     assert ok == [True, True]
@@ -219,12 +219,7 @@ def test_bounce_tails_fit_reflects_off_walls():
 
 def test_staircase_fit_grows_runs_above_and_shrinks_below():
     a = put(blank(6, 6), {(2, 0): 2, (2, 1): 2})
-    a_out = [[3, 3, 3, 3, 0, 0],
-             [3, 3, 3, 0, 0, 0],
-             [2, 2, 0, 0, 0, 0],
-             [1, 0, 0, 0, 0, 0],
-             [0, 0, 0, 0, 0, 0],
-             [0, 0, 0, 0, 0, 0]]
+    a_out = text("333300", "333000", "220000", "100000", "000000", "000000")
     test = put(blank(5, 6), {(1, 1): 2, (1, 2): 2, (1, 3): 2})
     out, ok = run_fit("staircase_fit", [[(a, a_out), (test, None)]])
     assert ok == [True, True]
@@ -234,12 +229,7 @@ def test_staircase_fit_grows_runs_above_and_shrinks_below():
 
 
 def test_frame_corner_rays_shoot_the_inner_colour_from_the_frame_corners():
-    g = [[3, 3, 0, 9, 0, 0],
-         [3, 3, 0, 9, 0, 0],
-         [0, 0, 0, 9, 0, 0],
-         [9, 9, 9, 9, 0, 0],
-         [0, 0, 0, 0, 0, 0],
-         [0, 0, 0, 0, 0, 0]]
+    g = text("330900", "330900", "000900", "999900", "000000", "000000")
     out, ok = run_plain("frame_corner_rays", [g, put(blank(3, 3), {(0, 0): 1, (2, 2): 2})])
     assert ok == [True, False]                   # two pixels: neither box holds the other
     assert out[0] == put(g, {(4, 4): 3, (5, 5): 3})

@@ -54,12 +54,45 @@ def _box(mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return t(rows, big).amin(1), t(cols, big).amin(1), t(rows, -1).amax(1), t(cols, -1).amax(1)
 
 
+def _pick(k: Tensor, opts: list[Tensor], base: Tensor) -> Tensor:
+    """Per grid, option ``k [N]`` of ``opts`` ([N, s, s] each), ``base`` where k names none."""
+    out = base
+    for i, o in enumerate(opts):
+        out = torch.where((k == i)[:, None, None], o, out)
+    return out
+
+
+def _paint_choice(g: GridBatch, demos: DemoTargets, masks: list[Tensor], ok: Tensor | bool = True):
+    """Paint one of ``masks`` (fitted: the first that reproduces the demos) in a fitted colour."""
+
+    def make(k: Tensor):
+        mask = _pick(k, masks, torch.zeros_like(masks[0]))
+        c, fit_ok = fit_colour(mask, demos)
+        out = torch.where(mask, c[:, None, None], g.cells)
+        return out, g.size, fit_ok & ok & changed(g.cells, out, demos.slots)
+
+    k, _ = fit_choice(demos, len(masks), make)
+    return make(k)
+
+
+def _grid_choice(g: GridBatch, demos: DemoTargets, cmap: Tensor, opts: list[Tensor]):
+    """One of the outputs ``opts`` (in the swapped colours of ``major``), fitted: the first that reproduces the
+    demos."""
+
+    def make(k: Tensor):
+        out = _back(cmap, _pick(k, opts, opts[0]))
+        return out, g.size, changed(g.cells, out, demos.slots)
+
+    k, _ = fit_choice(demos, len(opts), make)
+    return make(k)
+
+
 # ----------------------------------------------------------------------------------------------- primitives
 @register("l_path_fit", FAMILY, fitted=True)
 def l_path_fit(g: GridBatch, demos: DemoTargets):
     """Two lone pixels of different colours are joined by an L-shaped path of a fitted colour: the corner lies on
     the row of one and the column of the other, which one fitted (the smaller colour's row, or the larger's)."""
-    h, cmap = major(g)
+    h, _ = major(g)
     fg, bg = fg_of(h), bg_of(h)
     rows, cols = coords(h.side, h.cells.device)
     lo = torch.where(fg, h.cells, PAD).flatten(1).amin(1)
@@ -68,19 +101,10 @@ def l_path_fit(g: GridBatch, demos: DemoTargets):
     at = lambda m, t: torch.where(m, t, -1).flatten(1).amax(1)  # noqa: E731
     is_lo, is_hi = fg & (h.cells == lo[:, None, None]), fg & (h.cells == hi[:, None, None])
     ra, ca, rb, cb = at(is_lo, rows), at(is_lo, cols), at(is_hi, rows), at(is_hi, cols)
-
-    def path(k: Tensor) -> Tensor:
-        first = k == 0                                    # the corner on the smaller colour's row
-        cr, cc = torch.where(first, ra, rb), torch.where(first, cb, ca)
-        return (_segment(rows, cols, ra, ca, cr, cc) | _segment(rows, cols, cr, cc, rb, cb)) & bg & two[:, None, None]
-
-    def make(k: Tensor):
-        mask = path(k)
-        c, ok = fit_colour(mask, demos)
-        return torch.where(mask, c[:, None, None], g.cells), g.size, ok & two
-
-    k, _ = fit_choice(demos, 2, make)
-    return make(k)
+    masks = []
+    for cr, cc in ((ra, cb), (rb, ca)):                   # the corner on the smaller colour's row, or the larger's
+        masks.append((_segment(rows, cols, ra, ca, cr, cc) | _segment(rows, cols, cr, cc, rb, cb)) & bg)
+    return _paint_choice(g, demos, masks, two)
 
 
 @register("lines_by_colour_fit", FAMILY, fitted=True)
@@ -209,7 +233,7 @@ def rays_diag_major(g: GridBatch):
 def centre_lines_fit(g: GridBatch, demos: DemoTargets):
     """Full rows and columns through the centre of every object (8-connected, one colour; a side of even length has
     no centre line) drawn on the background in a fitted colour."""
-    h, cmap = major(g)
+    h, _ = major(g)
     c = components(h)
     n, s = len(g), h.side
     rows, cols = coords(s, h.cells.device)
@@ -249,16 +273,7 @@ def alternate_run_fit(g: GridBatch, demos: DemoTargets):
     h, _ = major(g)
     fg = fg_of(h)
 
-    def make(k: Tensor):
-        mask = torch.zeros_like(fg)
-        for i, (dr, dc) in enumerate(AXES):
-            mask = torch.where((k == i)[:, None, None], (_run_pos(fg, dr, dc) % 2 == 0) & fg, mask)
-        c, ok = fit_colour(mask, demos)
-        out = torch.where(mask, c[:, None, None], g.cells)
-        return out, g.size, ok & changed(g.cells, out, demos.slots)
-
-    k, _ = fit_choice(demos, len(AXES), make)
-    return make(k)
+    return _paint_choice(g, demos, [(_run_pos(fg, dr, dc) % 2 == 0) & fg for dr, dc in AXES])
 
 
 @register("edge_projection_fit", FAMILY, fitted=True)
@@ -269,18 +284,7 @@ def edge_projection_fit(g: GridBatch, demos: DemoTargets):
     h, _ = major(g)
     bg = bg_of(h)
     pairs = [(v, u) for v in ((-1, 0), (1, 0)) for u in ((0, -1), (0, 1))]
-
-    def make(k: Tensor):
-        mask = torch.zeros_like(bg)
-        for i, (v, u) in enumerate(pairs):
-            sees = (first_hit(h, *v) >= 0) & (first_hit(h, *u) >= 0)
-            mask = torch.where((k == i)[:, None, None], sees & bg, mask)
-        c, ok = fit_colour(mask, demos)
-        out = torch.where(mask, c[:, None, None], g.cells)
-        return out, g.size, ok & changed(g.cells, out, demos.slots)
-
-    k, _ = fit_choice(demos, len(pairs), make)
-    return make(k)
+    return _paint_choice(g, demos, [(first_hit(h, *v) >= 0) & (first_hit(h, *u) >= 0) & bg for v, u in pairs])
 
 
 @register("rays_bend_fit", FAMILY, fitted=True)
@@ -288,7 +292,6 @@ def rays_bend_fit(g: GridBatch, demos: DemoTargets):
     """Every non-background cell casts a ray in one direction to the border (stopping at obstacles); on the border
     the rays turn (clockwise or counter-clockwise) and run along it until an obstacle. Direction and turn fitted."""
     h, cmap = major(g)
-    bg = bg_of(h)
     rows, cols = coords(h.side, h.cells.device)
     hh, ww = h.size[:, 0, None, None], h.size[:, 1, None, None]
     opts = []
@@ -302,15 +305,7 @@ def rays_bend_fit(g: GridBatch, demos: DemoTargets):
             on = edge & h.inside & (ray == BG) & (back >= 0)
             opts.append(torch.where(on, back, ray))
 
-    def make(k: Tensor):
-        out = h.cells
-        for i, o in enumerate(opts):
-            out = torch.where((k == i)[:, None, None], o, out)
-        out = _back(cmap, out)
-        return out, g.size, changed(g.cells, out, demos.slots) & fg_of(h).flatten(1).any(1)
-
-    k, _ = fit_choice(demos, len(opts), make)
-    return make(k)
+    return _grid_choice(g, demos, cmap, opts)
 
 
 @register("stripes_from_pair", FAMILY)
@@ -478,15 +473,7 @@ def rays_detour_fit(g: GridBatch, demos: DemoTargets):
             out = torch.where(on2, ray2, torch.where(on1, back - N_COLOURS, h.cells))
             opts.append(out)
 
-    def make(k: Tensor):
-        out = h.cells
-        for i, o in enumerate(opts):
-            out = torch.where((k == i)[:, None, None], o, out)
-        out = _back(cmap, out)
-        return out, g.size, changed(g.cells, out, demos.slots)
-
-    k, _ = fit_choice(demos, len(opts), make)
-    return make(k)
+    return _grid_choice(g, demos, cmap, opts)
 
 
 @register("corner_trails_fit", FAMILY, fitted=True)
