@@ -1,17 +1,19 @@
-"""Linking primitives: lines drawn relative to points and objects.
+"""Linking primitives: lines drawn relative to points and objects: L-paths and meeting lines between pixel pairs,
+per-colour fitted rows, columns and rays, rays that bend, detour, bounce or recode colours, lines through object
+centres, staircases, trails and periodic runs.
 
-Every primitive here reads the grid with its most common colour as the background (``major``): the colours 0 and
-the majority colour are swapped before and after, so a grid on a blue field draws like one on black (when 0 is the
-most common colour, nothing changes). Fitted colours are read from the demo outputs in their own colours.
+The ``*_major`` primitives and ``centre_lines_fit`` read the grid with its most common colour as the background
+(``major``): the colours 0 and the majority colour are swapped before and after, so a grid on a blue field draws like
+one on black.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import DIAG, ORTHO, apply_map, changed, fit_colour, key_colours, per_slot, register, \
-    same_size, shift
-from topas_lit.modules.dsl.components import components, fit_choice
+from topas_lit.modules.dsl.colour import DIAG, ORTHO, _demo_palettes, apply_map, changed, fit_colour, key_colours, \
+    per_slot, register, same_size, shift
+from topas_lit.modules.dsl.components import components, fit_choice, match_targets
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords
 from topas_lit.modules.dsl.painting import _line_colour, _rays, bg_of, fg_of, first_code, first_hit
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
@@ -54,37 +56,47 @@ def _box(mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return t(rows, big).amin(1), t(cols, big).amin(1), t(rows, -1).amax(1), t(cols, -1).amax(1)
 
 
-def _pick(k: Tensor, opts: list[Tensor], base: Tensor) -> Tensor:
-    """Per grid, option ``k [N]`` of ``opts`` ([N, s, s] each), ``base`` where k names none."""
-    out = base
-    for i, o in enumerate(opts):
-        out = torch.where((k == i)[:, None, None], o, out)
-    return out
+def _cells8(g: GridBatch) -> Tensor:
+    """The cells as int8 colours 0..9 (codes for ``first_code``)."""
+    return g.cells.clamp(max=N_COLOURS - 1).to(torch.int8)
+
+
+def _choose(g: GridBatch, demos: DemoTargets, outs: list[Tensor], oks: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """Per candidate, the first option whose outputs (``outs[i]`` [N, s, s], usable where ``oks[i]`` [N]) reproduce
+    every demo output, else option 0 (as ``fit_choice``, for outputs of the input's size): (choice [N] long,
+    exact [N])."""
+    m, gs = demos.has_target.shape
+    exact = torch.full((m,), len(outs), dtype=torch.long, device=g.cells.device)
+    for i in reversed(range(len(outs))):
+        e, _ = match_targets(outs[i], g.size, oks[i], demos)
+        exact = torch.where(e, i, exact)
+    return per_slot(torch.where(exact < len(outs), exact, 0), gs), per_slot(exact < len(outs), gs)
+
+
+def _take(k: Tensor, opts: list[Tensor]) -> Tensor:
+    """Per grid, option ``k [N]`` of ``opts`` (each [N, ...])."""
+    stack = torch.stack(opts)
+    idx = k.view(1, -1, *([1] * (stack.dim() - 2))).expand(1, *stack.shape[1:])
+    return stack.gather(0, idx)[0]
 
 
 def _paint_choice(g: GridBatch, demos: DemoTargets, masks: list[Tensor], ok: Tensor | bool = True):
     """Paint one of ``masks`` (fitted: the first that reproduces the demos) in a fitted colour."""
-
-    def make(k: Tensor):
-        mask = _pick(k, masks, torch.zeros_like(masks[0]))
+    outs, oks = [], []
+    for mask in masks:
         c, fit_ok = fit_colour(mask, demos)
         out = torch.where(mask, c[:, None, None], g.cells)
-        return out, g.size, fit_ok & ok & changed(g.cells, out, demos.slots)
+        outs.append(out)
+        oks.append(fit_ok & ok & changed(g.cells, out, demos.slots))
+    k, _ = _choose(g, demos, outs, oks)
+    return _take(k, outs), g.size, _take(k, oks)
 
-    k, _ = fit_choice(demos, len(masks), make)
-    return make(k)
 
-
-def _grid_choice(g: GridBatch, demos: DemoTargets, cmap: Tensor, opts: list[Tensor]):
-    """One of the outputs ``opts`` (in the swapped colours of ``major``), fitted: the first that reproduces the
-    demos."""
-
-    def make(k: Tensor):
-        out = _back(cmap, _pick(k, opts, opts[0]))
-        return out, g.size, changed(g.cells, out, demos.slots)
-
-    k, _ = fit_choice(demos, len(opts), make)
-    return make(k)
+def _grid_choice(g: GridBatch, demos: DemoTargets, opts: list[Tensor]):
+    """One of the outputs ``opts``, fitted: the first that reproduces the demos."""
+    oks = [changed(g.cells, o, demos.slots) for o in opts]
+    k, _ = _choose(g, demos, opts, oks)
+    return _take(k, opts).long(), g.size, _take(k, oks)
 
 
 # ----------------------------------------------------------------------------------------------- primitives
@@ -92,14 +104,13 @@ def _grid_choice(g: GridBatch, demos: DemoTargets, cmap: Tensor, opts: list[Tens
 def l_path_fit(g: GridBatch, demos: DemoTargets):
     """Two lone pixels of different colours are joined by an L-shaped path of a fitted colour: the corner lies on
     the row of one and the column of the other, which one fitted (the smaller colour's row, or the larger's)."""
-    h, _ = major(g)
-    fg, bg = fg_of(h), bg_of(h)
-    rows, cols = coords(h.side, h.cells.device)
-    lo = torch.where(fg, h.cells, PAD).flatten(1).amin(1)
-    hi = torch.where(fg, h.cells, -1).flatten(1).amax(1)
+    fg, bg = fg_of(g), bg_of(g)
+    rows, cols = coords(g.side, g.cells.device)
+    lo = torch.where(fg, g.cells, PAD).flatten(1).amin(1)
+    hi = torch.where(fg, g.cells, -1).flatten(1).amax(1)
     two = (fg.flatten(1).sum(1) == 2) & (lo != hi)
     at = lambda m, t: torch.where(m, t, -1).flatten(1).amax(1)  # noqa: E731
-    is_lo, is_hi = fg & (h.cells == lo[:, None, None]), fg & (h.cells == hi[:, None, None])
+    is_lo, is_hi = fg & (g.cells == lo[:, None, None]), fg & (g.cells == hi[:, None, None])
     ra, ca, rb, cb = at(is_lo, rows), at(is_lo, cols), at(is_hi, rows), at(is_hi, cols)
     masks = []
     for cr, cc in ((ra, cb), (rb, ca)):                   # the corner on the smaller colour's row, or the larger's
@@ -112,13 +123,12 @@ def lines_by_colour_fit(g: GridBatch, demos: DemoTargets):
     """Each colour's pixels draw full rows, full columns, both or nothing, fitted per colour from the demos (a row
     line of colour k where the demo rows holding only k-pixels never keep background); where a row line and a
     column line cross, the fitted layer order decides."""
-    h, cmap = major(g)
-    bg = bg_of(h)
+    bg = bg_of(g)
     lines = []
     for dim in (2, 1):                                    # row lines, column lines
-        c = _line_colour(h, dim).long()
-        own = _back(cmap, c.clamp(min=0))                 # the line colour in the grid's own colours
-        nz = key_colours(own, h.inside & (c >= 0), demos, N_COLOURS)
+        c = _line_colour(g, dim).long()
+        own = c.clamp(min=0)                 # the line colour in the grid's own colours
+        nz = key_colours(own, g.inside & (c >= 0), demos, N_COLOURS)
         ar = torch.arange(N_COLOURS, device=g.cells.device)
         keep = nz.gather(2, ar.expand(nz.shape[0], N_COLOURS)[..., None])[..., 0]
         flag = keep & ~nz[..., BG] & ~nz[..., PAD] & (ar != BG)          # [M, 10]
@@ -143,24 +153,23 @@ def lines_by_colour_fit(g: GridBatch, demos: DemoTargets):
 def connect_meet_fit(g: GridBatch, demos: DemoTargets):
     """Two pixels facing each other along a row or a column are joined: each half takes the colour of its nearer end
     and the middle cell (odd gaps) a fitted colour. Rows, columns or both (column links over row links) fitted."""
-    h, cmap = major(g)
-    bg = bg_of(h)
+    bg = bg_of(g)
     links = []
     for a, b in (((0, -1), (0, 1)), ((-1, 0), (1, 0))):
-        ca, da = first_hit(h, *a, dist=True)
-        cb, db = first_hit(h, *b, dist=True)
+        ca, da = first_hit(g, *a, dist=True)
+        cb, db = first_hit(g, *b, dist=True)
         link = bg & (ca >= 0) & (cb >= 0)
         links.append((link, torch.where(da <= db, ca, cb).long(), link & (da == db)))
 
     def make(k: Tensor):
-        colour = torch.full_like(h.cells, -1)
+        colour = torch.full_like(g.cells, -1)
         mid = torch.zeros_like(bg)
         for i, (link, c, m) in enumerate(links):
             use = link & ((k == i) | (k == 2))[:, None, None]
             colour, mid = torch.where(use, c, colour), torch.where(use, m, mid)
         c, ok, seen = fit_colour(mid, demos, with_seen=True)
         ok = ok & (seen | ~mid.flatten(1).any(1))
-        own = _back(cmap, colour.clamp(min=0))
+        own = colour.clamp(min=0)
         out = torch.where(mid, c[:, None, None], torch.where(colour >= 0, own, g.cells))
         return out, g.size, ok & changed(g.cells, out, demos.slots)
 
@@ -173,10 +182,9 @@ def corner_rays_fit(g: GridBatch, demos: DemoTargets):
     """Every object casts rays of its colour from its outer corners (diagonal directions) or faces (orthogonal
     ones), in the directions fitted per colour: those whose demo rays always meet only that colour. Rays stop at
     obstacles. Not ok where rays of two colours meet or where no ray is drawn."""
-    h, cmap = major(g)
-    fg, bg = fg_of(h), bg_of(h)
-    colour = h.cells.long().clamp(max=N_COLOURS - 1)
-    own_colour = _back(cmap, colour)
+    fg, bg = fg_of(g), bg_of(g)
+    colour = g.cells.long().clamp(max=N_COLOURS - 1)
+    own_colour = colour
     hi, lo = _claims(g)
     for dr, dc in ORTHO + DIAG:
         src = fg & shift(bg, dr, dc, False)
@@ -194,11 +202,10 @@ def corner_rays_fit(g: GridBatch, demos: DemoTargets):
 def extend_tails_cross_fit(g: GridBatch, demos: DemoTargets):
     """Line ends grow as in ``extend_tails`` (a cell with one non-background 8-neighbour casts a ray away from it);
     where rays of two colours cross, the crossing takes a fitted colour."""
-    h, cmap = major(g)
-    fg, bg = fg_of(h), bg_of(h)
+    fg, bg = fg_of(g), bg_of(g)
     count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
     tail = fg & (count == 1)
-    colour = _back(cmap, h.cells.long().clamp(max=N_COLOURS - 1))
+    colour = g.cells.long().clamp(max=N_COLOURS - 1)
     hi, lo = _claims(g)
     for dr, dc in ORTHO + DIAG:
         src = tail & shift(fg, dr, dc, False)
@@ -270,8 +277,7 @@ AXES = ((0, 1), (1, 0), (1, 1), (1, -1))
 def alternate_run_fit(g: GridBatch, demos: DemoTargets):
     """Every second cell of each run of non-background cells (along rows, columns, diagonals or anti-diagonals,
     fitted) takes a fitted colour: the 2nd, 4th, ... cell counted from the run's start."""
-    h, _ = major(g)
-    fg = fg_of(h)
+    fg = fg_of(g)
 
     return _paint_choice(g, demos, [(_run_pos(fg, dr, dc) % 2 == 0) & fg for dr, dc in AXES])
 
@@ -281,93 +287,87 @@ def edge_projection_fit(g: GridBatch, demos: DemoTargets):
     """Background cells that see a non-background cell both along a vertical and along a horizontal direction (the
     pair of directions fitted: up or down, left or right) take a fitted colour: marks on two edges project onto
     their crossings."""
-    h, _ = major(g)
-    bg = bg_of(h)
+    bg = bg_of(g)
     pairs = [(v, u) for v in ((-1, 0), (1, 0)) for u in ((0, -1), (0, 1))]
-    return _paint_choice(g, demos, [(first_hit(h, *v) >= 0) & (first_hit(h, *u) >= 0) & bg for v, u in pairs])
+    return _paint_choice(g, demos, [(first_hit(g, *v) >= 0) & (first_hit(g, *u) >= 0) & bg for v, u in pairs])
 
 
 @register("rays_bend_fit", FAMILY, fitted=True)
 def rays_bend_fit(g: GridBatch, demos: DemoTargets):
     """Every non-background cell casts a ray in one direction to the border (stopping at obstacles); on the border
     the rays turn (clockwise or counter-clockwise) and run along it until an obstacle. Direction and turn fitted."""
-    h, cmap = major(g)
-    rows, cols = coords(h.side, h.cells.device)
-    hh, ww = h.size[:, 0, None, None], h.size[:, 1, None, None]
+    rows, cols = coords(g.side, g.cells.device)
+    hh, ww = g.size[:, 0, None, None], g.size[:, 1, None, None]
+    cells = _cells8(g)
     opts = []
     for dr, dc in ORTHO:
-        mask, colour = _rays(h, ((-dr, -dc),))                    # the ray going along (dr, dc)
-        ray = torch.where(mask, colour, h.cells)
-        edge = (rows == hh - 1) if dr > 0 else (rows == 0) if dr < 0 else (cols == ww - 1) if dc > 0 else (cols == 0)
+        hit = first_hit(g, -dr, -dc)                                # the ray going along (dr, dc)
+        ray = torch.where(bg_of(g) & (hit >= 0), hit, cells)
+        edge = ((rows == hh - 1) if dr > 0 else (rows == 0) if dr < 0 else (cols == ww - 1) if dc > 0 else
+                (cols == 0)) & g.inside
         for tr, tc in ((dc, -dr), (-dc, dr)):                     # the two turns
-            code = torch.where(edge & (ray != BG) & h.inside, ray, -1).to(torch.int8)
-            back = first_code(code, -tr, -tc).long()
-            on = edge & h.inside & (ray == BG) & (back >= 0)
-            opts.append(torch.where(on, back, ray))
-
-    return _grid_choice(g, demos, cmap, opts)
+            back = first_code(torch.where(edge & (ray != BG), ray, -1), -tr, -tc)
+            opts.append(torch.where(edge & (ray == BG) & (back >= 0), back, ray))
+    return _grid_choice(g, demos, opts)
 
 
 @register("stripes_from_pair", FAMILY)
 def stripes_from_pair(g: GridBatch):
     """Two pixels start a repeating pattern of full lines across the grid's short side: lines of the first pixel's
     colour, then the second's, at the pixels' spacing along the long side, repeated to the border."""
-    h, cmap = major(g)
-    fg = fg_of(h)
-    rows, cols = coords(h.side, h.cells.device)
-    wide = h.size[:, 1] > h.size[:, 0]
+    fg = fg_of(g)
+    rows, cols = coords(g.side, g.cells.device)
+    wide = g.size[:, 1] > g.size[:, 0]
     pos = torch.where(wide[:, None, None], cols, rows)             # [N, s, s] position along the long side
     first = torch.where(fg, pos, PAD * 10).flatten(1).amin(1)
     last = torch.where(fg, pos, -1).flatten(1).amax(1)
     p = (last - first).clamp(min=1)
-    ca = torch.where(fg & (pos == first[:, None, None]), h.cells, -1).flatten(1).amax(1)
-    cb = torch.where(fg & (pos == last[:, None, None]), h.cells, -1).flatten(1).amax(1)
-    ok = (fg.flatten(1).sum(1) == 2) & (last > first) & (h.size[:, 0] != h.size[:, 1])
+    ca = torch.where(fg & (pos == first[:, None, None]), g.cells, -1).flatten(1).amax(1)
+    cb = torch.where(fg & (pos == last[:, None, None]), g.cells, -1).flatten(1).amax(1)
+    ok = (fg.flatten(1).sum(1) == 2) & (last > first) & (g.size[:, 0] != g.size[:, 1])
     off = pos - first[:, None, None]
     ph = torch.remainder(off, 2 * p[:, None, None])
     e = lambda t: t[:, None, None]  # noqa: E731
     out = torch.where((off >= 0) & (ph == 0), e(ca), torch.where((off >= 0) & (ph == e(p)), e(cb), BG))
-    out = torch.where(h.inside, out, PAD)
-    return _back(cmap, out), g.size, ok
+    out = torch.where(g.inside, out, PAD)
+    return out, g.size, ok
 
 
 @register("tip_ray", FAMILY)
 def tip_ray(g: GridBatch):
     """The one odd-coloured cell of a two-colour object casts a ray of its colour from itself through the object's
     centre (the centre in line with it along a row or column) and on to the border, drawn on the background."""
-    h, cmap = major(g)
-    c = components(h, diag=True, multi=True)
-    n, s, nc = len(g), h.side, h.side * h.side
+    c = components(g, diag=True, multi=True)
+    n, s, nc = len(g), g.side, g.side * g.side
     lab = c.label.reshape(n, nc).long().clamp(max=nc - 1)
-    cells = h.cells.reshape(n, nc).long().clamp(max=N_COLOURS - 1)
+    cells = g.cells.reshape(n, nc).long().clamp(max=N_COLOURS - 1)
     own = c.colcount.gather(2, lab[:, None, :].expand(n, N_COLOURS, nc)).gather(1, cells[:, None, :])[:, 0]
     ncol = c.ncol.gather(1, lab)
     marker = (c.fg.reshape(n, nc) & (own == 1) & (ncol == 2)).view(n, s, s)
-    rows, cols = coords(s, h.cells.device)
+    rows, cols = coords(s, g.cells.device)
     dr2 = (c.cell(c.top) + c.cell(c.bottom)) - 2 * rows
     dc2 = (c.cell(c.left) + c.cell(c.right)) - 2 * cols
     hi, lo = _claims(g)
-    colour = h.cells.long()
+    colour = g.cells.long()
     for dr, dc in ORTHO:
         src = marker & (torch.sign(dr2) == dr) & (torch.sign(dc2) == dc)
         code = torch.where(src, colour, -1).to(torch.int8)
         back = first_code(code, -dr, -dc).long()
-        hi, lo = _claim(hi, lo, bg_of(h) & (back >= 0), back)
-    out, painted, clash = _painted(h.cells, hi, lo)
-    return _back(cmap, out), g.size, painted.flatten(1).any(1) & ~clash
+        hi, lo = _claim(hi, lo, bg_of(g) & (back >= 0), back)
+    out, painted, clash = _painted(g.cells, hi, lo)
+    return out, g.size, painted.flatten(1).any(1) & ~clash
 
 
 @register("midpoint_fit", FAMILY, fitted=True)
 def midpoint_fit(g: GridBatch, demos: DemoTargets):
     """The background cell halfway between two pixels facing each other along a row or a column (an odd gap) takes
     a fitted colour."""
-    h, _ = major(g)
     mid = torch.zeros_like(g.inside)
     for a, b in (((0, -1), (0, 1)), ((-1, 0), (1, 0))):
-        ca, da = first_hit(h, *a, dist=True)
-        cb, db = first_hit(h, *b, dist=True)
+        ca, da = first_hit(g, *a, dist=True)
+        cb, db = first_hit(g, *b, dist=True)
         mid = mid | ((ca >= 0) & (cb >= 0) & (da == db))
-    mid = mid & bg_of(h)
+    mid = mid & bg_of(g)
     c, ok = fit_colour(mid, demos)
     out = torch.where(mid, c[:, None, None], g.cells)
     return out, g.size, ok & changed(g.cells, out, demos.slots)
@@ -391,25 +391,26 @@ def _repeat_rows(cells: Tensor, fg: Tensor) -> tuple[Tensor, Tensor]:
 def repeat_runs(g: GridBatch):
     """Every row and every column whose non-background cells form one run of two or more cells repeats that run
     periodically along the whole line (background cells only). Not ok where a row and a column repeat disagree."""
-    h, cmap = major(g)
-    fg = fg_of(h)
-    on_r, col_r = _repeat_rows(h.cells, fg)
-    on_c, col_c = _repeat_rows(h.cells.transpose(1, 2), fg.transpose(1, 2))
+    fg = fg_of(g)
+    on_r, col_r = _repeat_rows(g.cells, fg)
+    on_c, col_c = _repeat_rows(g.cells.transpose(1, 2), fg.transpose(1, 2))
     on_c, col_c = on_c.transpose(1, 2), col_c.transpose(1, 2)
-    ins = h.inside
+    ins = g.inside
     hi, lo = _claims(g)
     hi, lo = _claim(hi, lo, on_r & ins, col_r.long())
     hi, lo = _claim(hi, lo, on_c & ins, col_c.long())
-    out, painted, clash = _painted(h.cells, hi, lo)
-    return _back(cmap, out), g.size, painted.flatten(1).any(1) & ~clash
+    out, painted, clash = _painted(g.cells, hi, lo)
+    return out, g.size, painted.flatten(1).any(1) & ~clash
 
 
 def _fitted_rays(hi: Tensor, lo: Tensor, rays: list[tuple[Tensor, Tensor]], demos: DemoTargets):
     """Claim ray cells for the colours whose demo ray cells all hold their colour in the demo outputs (one fit over
-    all the rays given). ``rays``: (on [N, s, s], colour [N, s, s] 0..9 in the grid's own colours) pairs."""
-    key0 = rays[0][1]
-    ar = torch.arange(N_COLOURS, device=key0.device)
-    nz = sum(key_colours(key, on, demos, N_COLOURS).int() for on, key in rays) > 0     # [M, 10, 11]
+    all the rays given). ``rays``: (on [N, s, s], colour [N, s, s] 0..9) pairs."""
+    seen, merged = rays[0]
+    for on, key in rays[1:]:                             # one fit over all the rays (a cell on two: the first)
+        merged, seen = torch.where(seen, merged, key), seen | on
+    ar = torch.arange(N_COLOURS, device=merged.device)
+    nz = key_colours(merged, seen, demos, N_COLOURS)                                   # [M, 10, 11]
     keep = nz.gather(2, ar.expand(nz.shape[0], N_COLOURS)[..., None])[..., 0]
     flag = per_slot(keep & (nz.sum(-1) == 1) & (ar != BG), demos.slots)
     for on, key in rays:
@@ -421,18 +422,17 @@ def _fitted_rays(hi: Tensor, lo: Tensor, rays: list[tuple[Tensor, Tensor]], demo
 def wall_rays_fit(g: GridBatch, demos: DemoTargets):
     """A full row or column of one colour is a wall: every other pixel casts a ray of its colour towards the wall or
     away from it to the border, fitted per colour (stopping at obstacles)."""
-    h, cmap = major(g)
-    fg, bg = fg_of(h), bg_of(h)
-    rows, cols = coords(h.side, h.cells.device)
-    full_r = (fg | ~h.inside).all(2) & (_line_colour(h, 2)[:, :, 0] >= 0) & (h.size[:, :1] > rows[None, :, 0])
-    full_c = (fg | ~h.inside).all(1) & (_line_colour(h, 1)[:, 0, :] >= 0) & (h.size[:, 1:] > cols[None, 0, :])
+    fg, bg = fg_of(g), bg_of(g)
+    rows, cols = coords(g.side, g.cells.device)
+    full_r = (fg | ~g.inside).all(2) & (_line_colour(g, 2)[:, :, 0] >= 0) & (g.size[:, :1] > rows[None, :, 0])
+    full_c = (fg | ~g.inside).all(1) & (_line_colour(g, 1)[:, 0, :] >= 0) & (g.size[:, 1:] > cols[None, 0, :])
     one = full_r.sum(1) + full_c.sum(1) == 1
     wr = torch.where(full_r, rows[None, :, 0], -1).amax(1)[:, None, None]
     wc = torch.where(full_c, cols[None, 0, :], -1).amax(1)[:, None, None]
     wall = (rows == wr) | (cols == wc)
     to_r = torch.where(wr >= 0, torch.sign(wr - rows), 0)          # the direction towards the wall
     to_c = torch.where(wc >= 0, torch.sign(wc - cols), 0)
-    own = _back(cmap, h.cells.long().clamp(max=N_COLOURS - 1))
+    own = g.cells.long().clamp(max=N_COLOURS - 1)
     hi, lo = _claims(g)
     for way in (1, -1):                                              # towards, away
         rays = []
@@ -450,65 +450,60 @@ def wall_rays_fit(g: GridBatch, demos: DemoTargets):
 def rays_detour_fit(g: GridBatch, demos: DemoTargets):
     """The pixels on one border cast rays of their colour across the grid; a ray blocked by an obstacle steps aside
     by one cell just before it and goes on (once). The border (so the direction) and the side fitted."""
-    h, cmap = major(g)
-    fg, bg = fg_of(h), bg_of(h)
-    rows, cols = coords(h.side, h.cells.device)
-    hh, ww = h.size[:, 0, None, None], h.size[:, 1, None, None]
-    colour = h.cells.long().clamp(max=N_COLOURS - 1)
+    fg, bg = fg_of(g), bg_of(g)
+    rows, cols = coords(g.side, g.cells.device)
+    hh, ww = g.size[:, 0, None, None], g.size[:, 1, None, None]
+    colour = _cells8(g)
     opts = []
     for dr, dc in ORTHO:
         start = (rows == hh - 1) if dr < 0 else (rows == 0) if dr > 0 else (cols == ww - 1) if dc < 0 else (cols == 0)
-        src = fg & start & h.inside
-        code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
-        back = first_code(code, -dr, -dc).long()
+        src = fg & start & g.inside
+        back = first_code(torch.where(fg, colour + torch.where(src, N_COLOURS, 0).to(torch.int8), -1), -dr, -dc)
         on1 = bg & (back >= N_COLOURS)
+        ray1 = torch.where(on1, back - N_COLOURS, colour)
         stop = on1 & shift(fg, dr, dc, False)
         for sr, sc in ((dc, dr), (-dc, -dr)):                        # the two sides
             side = shift(stop, -sr, -sc, False) & bg                  # the cell beside a stop
             side_c = shift(back, -sr, -sc, 0)
-            code2 = torch.where(fg, colour, torch.where(side, side_c, -1)).to(torch.int8)
-            back2 = first_code(code2, -dr, -dc).long()
+            back2 = first_code(torch.where(fg, colour, torch.where(side, side_c, -1)), -dr, -dc)
             on2 = (bg & (back2 >= N_COLOURS)) | side
-            ray2 = torch.where(side, side_c, back2) - N_COLOURS
-            out = torch.where(on2, ray2, torch.where(on1, back - N_COLOURS, h.cells))
-            opts.append(out)
-
-    return _grid_choice(g, demos, cmap, opts)
+            opts.append(torch.where(on2, torch.where(side, side_c, back2) - N_COLOURS, ray1))
+    return _grid_choice(g, demos, opts)
 
 
 @register("corner_trails_fit", FAMILY, fitted=True)
 def corner_trails_fit(g: GridBatch, demos: DemoTargets):
-    """A two-colour object whose bounding-box corner holds the marker colour (fitted) slides diagonally towards that
-    corner to the border, leaving a trail of its other colour (the object itself recoloured too); one trail per
-    marked corner. Not ok where trails of two colours meet or where no corner is marked."""
-    h, cmap = major(g)
-    c = components(h, diag=True, multi=True)
+    """The marker colour is the one that vanishes (in the demo inputs, never in the demo outputs; the smallest if
+    several). An object of the marker and one other colour whose bounding-box corner holds the marker slides
+    diagonally towards that corner to the border, leaving a trail of its other colour (the object itself recoloured
+    too); one trail per marked corner. Not ok where trails of two colours meet or where no corner is marked."""
+    pin, pout = _demo_palettes(g, demos)
+    gone = pin & ~pout & (torch.arange(N_COLOURS, device=g.cells.device) != BG)
+    mark = per_slot(gone.int().argmax(1), demos.slots)[:, None, None]
+    has_mark = per_slot(gone.any(1), demos.slots)
+    c = components(g, diag=True, multi=True)
     n, nc = len(g), c.ncell
-    rows, cols = coords(h.side, h.cells.device)
-    two = c.cell(c.ncol == 2, False)
-    flat = h.cells.reshape(n, nc).int()
-    sum_c = c.cell(c.scatter(flat, "amax", 0) + c.scatter(flat, "amin", PAD)).long()
+    rows, cols = coords(g.side, g.cells.device)
+    is_mark = (g.cells == mark).reshape(n, nc)
+    flat = g.cells.reshape(n, nc).int()
+    other_hi = c.scatter(torch.where(is_mark, -1, flat), "amax", -1)
+    other_lo = c.scatter(torch.where(is_mark, PAD, flat), "amin", PAD)
+    two = c.is_obj & (c.scatter(is_mark.int(), "amax", 0) > 0) & (other_hi == other_lo)
+    marked = c.cell(two, False) & (g.cells == mark)
+    main = c.cell(other_hi).long()
     top, bottom, left, right = (c.cell(t) for t in (c.top, c.bottom, c.left, c.right))
-
-    def make(k: Tensor):
-        mark = cmap.gather(1, (k + 1)[:, None])[:, 0].view(n, 1, 1)       # the marker colour, swapped
-        marked = two & (h.cells == mark)
-        main = sum_c - mark
-        hi, lo = _claims(g)
-        for dr, dc in DIAG:
-            corner = marked & (rows == (bottom if dr > 0 else top)) & (cols == (right if dc > 0 else left))
-            lab = torch.where(corner, c.label, nc).flatten(1).long()
-            hit = torch.zeros(n, nc + 1, dtype=torch.bool, device=h.cells.device).scatter(1, lab, True)[:, :nc]
-            src = c.cell(hit, False)                                   # the objects marked at this corner
-            code = torch.where(src, main, -1).to(torch.int8)
-            back = first_code(code, -dr, -dc).long()
-            on = (src | ((back >= 0) & bg_of(h))) & h.inside
-            hi, lo = _claim(hi, lo, on, torch.where(src, main, back))
-        out, painted, clash = _painted(h.cells, hi, lo)
-        return _back(cmap, out), g.size, painted.flatten(1).any(1) & ~clash
-
-    k, _ = fit_choice(demos, N_COLOURS - 1, make)
-    return make(k)
+    hi, lo = _claims(g)
+    for dr, dc in DIAG:
+        corner = marked & (rows == (bottom if dr > 0 else top)) & (cols == (right if dc > 0 else left))
+        lab = torch.where(corner, c.label, nc).flatten(1).long()
+        hit = torch.zeros(n, nc + 1, dtype=torch.bool, device=g.cells.device).scatter(1, lab, True)[:, :nc]
+        src = c.cell(hit, False)                                   # the objects marked at this corner
+        code = torch.where(src, main, -1).to(torch.int8)
+        back = first_code(code, -dr, -dc).long()
+        on = (src | ((back >= 0) & bg_of(g))) & g.inside
+        hi, lo = _claim(hi, lo, on, torch.where(src, main, back))
+    out, painted, clash = _painted(g.cells, hi, lo)
+    return out, g.size, has_mark & painted.flatten(1).any(1) & ~clash
 
 
 @register("region_diagonals", FAMILY)
@@ -551,8 +546,7 @@ def region_diagonals(g: GridBatch):
 def bounce_tails_fit(g: GridBatch, demos: DemoTargets):
     """Diagonal line ends grow (as in ``extend_tails``) in a fitted colour; a ray stopped by an obstacle bounces off
     it once (the blocked component of its direction reversed, both where it hits a corner) and goes on."""
-    h, _ = major(g)
-    fg, bg = fg_of(h), bg_of(h)
+    fg, bg = fg_of(g), bg_of(g)
     count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
     tail = fg & (count == 1)
     mask = torch.zeros_like(fg)
@@ -579,15 +573,14 @@ def staircase_fit(g: GridBatch, demos: DemoTargets):
     """A lone horizontal segment grows a staircase: each row above holds a run one cell longer than the row below it,
     each row below one cell shorter, all starting at the segment's fixed end (its left end, or its right end:
     fitted); the runs above and the runs below take two fitted colours."""
-    h, _ = major(g)
-    fg = fg_of(h)
-    rows, cols = coords(h.side, h.cells.device)
+    fg = fg_of(g)
+    rows, cols = coords(g.side, g.cells.device)
     top, left, bottom, right = _box(fg)
     seg = (top == bottom) & (fg.flatten(1).sum(1) == right - left + 1)
     e = lambda x: x[:, None, None]  # noqa: E731
     up, down = rows < e(top), rows > e(top)
     dist = (rows - e(top)).abs()
-    bg = bg_of(h)
+    bg = bg_of(g)
 
     def make(k: Tensor):
         from_left = e(k == 0)
@@ -612,13 +605,12 @@ def frame_corner_rays(g: GridBatch):
     """With two colours, one of them a frame (its bounding box holds the other's): diagonal rays leave the frame's
     outer corners (background at the diagonal step and at both orthogonal steps towards it) in the other colour,
     stopping at obstacles."""
-    h, cmap = major(g)
-    fg, bg = fg_of(h), bg_of(h)
-    cnt = h.counts.clone()
+    fg, bg = fg_of(g), bg_of(g)
+    cnt = g.counts.clone()
     cnt[:, BG] = 0
     order = cnt.argsort(1, descending=True)
     ca, cb = order[:, 0, None, None], order[:, 1, None, None]
-    ma, mb = fg & (h.cells == ca), fg & (h.cells == cb)
+    ma, mb = fg & (g.cells == ca), fg & (g.cells == cb)
     (ta, la, ba, ra), (tb, lb, bb, rb) = _box(ma), _box(mb)
     a_holds = (ta <= tb) & (la <= lb) & (ba >= bb) & (ra >= rb)
     b_holds = (tb <= ta) & (lb <= la) & (bb >= ba) & (rb >= ra)
@@ -631,5 +623,5 @@ def frame_corner_rays(g: GridBatch):
         code = torch.where(fg, torch.where(src, 1, 0), -1).to(torch.int8)
         on = bg & (first_code(code, -dr, -dc) == 1)
         hi, lo = _claim(hi, lo, on, other_c.expand_as(on))
-    out, painted, clash = _painted(h.cells, hi, lo)
-    return _back(cmap, out), g.size, ok & painted.flatten(1).any(1) & ~clash
+    out, painted, clash = _painted(g.cells, hi, lo)
+    return out, g.size, ok & painted.flatten(1).any(1) & ~clash
