@@ -57,8 +57,8 @@ def _box(mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 
 def _cells8(g: GridBatch) -> Tensor:
-    """The cells as int8 colours 0..9 (codes for ``first_code``)."""
-    return g.cells.clamp(max=N_COLOURS - 1).to(torch.int8)
+    """The cells as int8 (0..9, PAD outside the grid), for codes of ``first_code``."""
+    return g.cells.to(torch.int8)
 
 
 def _choose(g: GridBatch, demos: DemoTargets, outs: list[Tensor], oks: list[Tensor]) -> tuple[Tensor, Tensor]:
@@ -127,7 +127,7 @@ def lines_by_colour_fit(g: GridBatch, demos: DemoTargets):
     lines = []
     for dim in (2, 1):                                    # row lines, column lines
         c = _line_colour(g, dim).long()
-        own = c.clamp(min=0)                 # the line colour in the grid's own colours
+        own = c.clamp(0, N_COLOURS - 1)                   # (a stray PAD in a junk grid: clamped)
         nz = key_colours(own, g.inside & (c >= 0), demos, N_COLOURS)
         ar = torch.arange(N_COLOURS, device=g.cells.device)
         keep = nz.gather(2, ar.expand(nz.shape[0], N_COLOURS)[..., None])[..., 0]
@@ -169,8 +169,8 @@ def connect_meet_fit(g: GridBatch, demos: DemoTargets):
             colour, mid = torch.where(use, c, colour), torch.where(use, m, mid)
         c, ok, seen = fit_colour(mid, demos, with_seen=True)
         ok = ok & (seen | ~mid.flatten(1).any(1))
-        own = colour.clamp(min=0)
-        out = torch.where(mid, c[:, None, None], torch.where(colour >= 0, own, g.cells))
+        near = colour.clamp(min=0)
+        out = torch.where(mid, c[:, None, None], torch.where(colour >= 0, near, g.cells))
         return out, g.size, ok & changed(g.cells, out, demos.slots)
 
     k, _ = fit_choice(demos, 3, make)
