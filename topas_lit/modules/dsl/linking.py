@@ -102,8 +102,9 @@ def _grid_choice(g: GridBatch, demos: DemoTargets, opts: list[Tensor]):
 # ----------------------------------------------------------------------------------------------- primitives
 @register("l_path_fit", FAMILY, fitted=True)
 def l_path_fit(g: GridBatch, demos: DemoTargets):
-    """Two lone pixels of different colours are joined by an L-shaped path of a fitted colour: the corner lies on
-    the row of one and the column of the other, which one fitted (the smaller colour's row, or the larger's)."""
+    """The grid's only two non-background cells, of different colours, are joined by an L-shaped path of a fitted
+    colour: the corner lies on the row of one and the column of the other, which one fitted (the smaller colour's
+    row, or the larger's)."""
     fg, bg = fg_of(g), bg_of(g)
     rows, cols = coords(g.side, g.cells.device)
     lo = torch.where(fg, g.cells, PAD).flatten(1).amin(1)
@@ -184,13 +185,12 @@ def corner_rays_fit(g: GridBatch, demos: DemoTargets):
     obstacles. Not ok where rays of two colours meet or where no ray is drawn."""
     fg, bg = fg_of(g), bg_of(g)
     colour = g.cells.long().clamp(max=N_COLOURS - 1)
-    own_colour = colour
     hi, lo = _claims(g)
     for dr, dc in ORTHO + DIAG:
         src = fg & shift(bg, dr, dc, False)
         if dr and dc:
             src = src & ~shift(fg, dr, 0, False) & ~shift(fg, 0, dc, False)
-        code = torch.where(fg, own_colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
+        code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
         back = first_code(code, -dr, -dc).long()
         hi, lo = _fitted_rays(hi, lo, [(bg & (back >= N_COLOURS), (back - N_COLOURS).clamp(0, N_COLOURS - 1))],
                               demos)
@@ -239,7 +239,7 @@ def rays_diag_major(g: GridBatch):
 @register("centre_lines_fit", FAMILY, fitted=True)
 def centre_lines_fit(g: GridBatch, demos: DemoTargets):
     """Full rows and columns through the centre of every object (8-connected, one colour; a side of even length has
-    no centre line) drawn on the background in a fitted colour."""
+    no centre line) drawn on the background (the grid's most common colour) in a fitted colour."""
     h, _ = major(g)
     c = components(h)
     n, s = len(g), h.side
