@@ -15,7 +15,7 @@ from topas_lit.modules.dsl.colour import DIAG, ORTHO, _demo_palettes, apply_map,
     per_slot, register, same_size, shift
 from topas_lit.modules.dsl.components import components, fit_choice, match_targets
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords
-from topas_lit.modules.dsl.painting import _line_colour, _rays, bg_of, fg_of, first_code, first_hit
+from topas_lit.modules.dsl.painting import _line_colour, bg_of, fg_of, first_code, first_hit
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 from topas_lit.modules.dsl.stamping import _claim, _claims, _painted, rays_to_objects
 
@@ -185,15 +185,15 @@ def corner_rays_fit(g: GridBatch, demos: DemoTargets):
     obstacles. Not ok where rays of two colours meet or where no ray is drawn."""
     fg, bg = fg_of(g), bg_of(g)
     colour = g.cells.long().clamp(max=N_COLOURS - 1)
-    hi, lo = _claims(g)
+    rays = []
     for dr, dc in ORTHO + DIAG:
         src = fg & shift(bg, dr, dc, False)
         if dr and dc:
             src = src & ~shift(fg, dr, 0, False) & ~shift(fg, 0, dc, False)
         code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
         back = first_code(code, -dr, -dc).long()
-        hi, lo = _fitted_rays(hi, lo, [(bg & (back >= N_COLOURS), (back - N_COLOURS).clamp(0, N_COLOURS - 1))],
-                              demos)
+        rays.append((bg & (back >= N_COLOURS), (back - N_COLOURS).clamp(0, N_COLOURS - 1)))
+    hi, lo = _fitted_rays(*_claims(g), rays, demos, per_ray=True)
     out, painted, clash = _painted(g.cells, hi, lo)
     return out, g.size, painted.flatten(1).any(1) & ~clash & per_slot(same_size(g.size, demos), demos.slots)
 
@@ -229,11 +229,17 @@ def rays_to_objects_major(g: GridBatch):
 
 @register("rays_diag_major", FAMILY)
 def rays_diag_major(g: GridBatch):
-    """Diagonal rays (as ``rays_diag``) with the grid's most common colour as the background."""
+    """Diagonal rays of every pixel over the grid's most common colour (as the background), stopping at obstacles.
+    Not ok where rays of two colours meet or where the background is already 0 (``rays_diag``'s case)."""
     h, cmap = major(g)
-    mask, colour = _rays(h, DIAG)
-    out = torch.where(mask, colour, h.cells)
-    return _back(cmap, out), g.size, fg_of(h).flatten(1).any(1) & (cmap[:, BG] != BG)
+    fg, bg = fg_of(h), bg_of(h)
+    code = torch.where(fg, h.cells, -1).to(torch.int8)
+    hi, lo = _claims(h)
+    for dr, dc in DIAG:
+        back = first_code(code, dr, dc).long()
+        hi, lo = _claim(hi, lo, bg & (back >= 0), back)
+    out, painted, clash = _painted(h.cells, hi, lo)
+    return _back(cmap, out), g.size, painted.flatten(1).any(1) & ~clash & (cmap[:, BG] != BG)
 
 
 @register("centre_lines_fit", FAMILY, fitted=True)
@@ -403,18 +409,23 @@ def repeat_runs(g: GridBatch):
     return out, g.size, painted.flatten(1).any(1) & ~clash
 
 
-def _fitted_rays(hi: Tensor, lo: Tensor, rays: list[tuple[Tensor, Tensor]], demos: DemoTargets):
-    """Claim ray cells for the colours whose demo ray cells all hold their colour in the demo outputs (one fit over
-    all the rays given). ``rays``: (on [N, s, s], colour [N, s, s] 0..9) pairs."""
-    seen, merged = rays[0]
-    for on, key in rays[1:]:                             # one fit over all the rays (a cell on two: the first)
-        merged, seen = torch.where(seen, merged, key), seen | on
-    ar = torch.arange(N_COLOURS, device=merged.device)
-    nz = key_colours(merged, seen, demos, N_COLOURS)                                   # [M, 10, 11]
-    keep = nz.gather(2, ar.expand(nz.shape[0], N_COLOURS)[..., None])[..., 0]
-    flag = per_slot(keep & (nz.sum(-1) == 1) & (ar != BG), demos.slots)
-    for on, key in rays:
-        hi, lo = _claim(hi, lo, on & flag.gather(1, key.reshape(key.shape[0], -1)).view_as(key), key)
+def _fitted_rays(hi: Tensor, lo: Tensor, rays: list[tuple[Tensor, Tensor]], demos: DemoTargets,
+                 per_ray: bool = False):
+    """Claim ray cells for the colours whose demo ray cells all hold their colour in the demo outputs. ``rays``:
+    (on [N, s, s], colour [N, s, s] 0..9) pairs, fitted together (a colour paints in all of them or none) or, with
+    ``per_ray``, each ray set on its own (a colour paints in some of them). One fit for all: where ray sets
+    overlap, a cell counts for the first only."""
+    r = len(rays) if per_ray else 1
+    seen, merged = rays[0][0], rays[0][1] * r
+    for i, (on, key) in enumerate(rays[1:], 1):
+        merged, seen = torch.where(seen, merged, key * r + (i if per_ray else 0)), seen | on
+    ar = torch.arange(N_COLOURS * r, device=merged.device)
+    nz = key_colours(merged, seen, demos, N_COLOURS * r)                           # [M, 10 r, 11]
+    keep = nz.gather(2, (ar // r).expand(nz.shape[0], N_COLOURS * r)[..., None])[..., 0]
+    flag = per_slot(keep & (nz.sum(-1) == 1) & (ar // r != BG), demos.slots)
+    for i, (on, key) in enumerate(rays):
+        idx = key * r + (i if per_ray else 0)
+        hi, lo = _claim(hi, lo, on & flag.gather(1, idx.reshape(idx.shape[0], -1)).view_as(idx), key)
     return hi, lo
 
 
@@ -550,6 +561,7 @@ def bounce_tails_fit(g: GridBatch, demos: DemoTargets):
     count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
     tail = fg & (count == 1)
     mask = torch.zeros_like(fg)
+    bounce = {d: torch.zeros_like(fg) for d in DIAG}     # the stops that go on along each diagonal
     for dr, dc in DIAG:                                  # the ray goes along (er, ec) = -(dr, dc)
         er, ec = -dr, -dc
         src = tail & shift(fg, dr, dc, False)
@@ -557,12 +569,12 @@ def bounce_tails_fit(g: GridBatch, demos: DemoTargets):
         on1 = bg & (first_code(code, dr, dc) == 1)
         stop = on1 & shift(fg, er, ec, False)
         flip_r, flip_c = shift(fg, er, 0, False), shift(fg, 0, ec, False)
-        both = ~(flip_r ^ flip_c)
         mask = mask | on1
-        for (nr, nc), at in (((-er, ec), flip_r & ~flip_c), ((er, -ec), flip_c & ~flip_r), ((-er, -ec), both)):
-            src2 = stop & at
-            code2 = torch.where(fg, 0, torch.where(src2, 1, -1)).to(torch.int8)
-            mask = mask | (bg & (first_code(code2, -nr, -nc) == 1))
+        for new, at in (((-er, ec), flip_r & ~flip_c), ((er, -ec), flip_c & ~flip_r), ((-er, -ec), ~(flip_r ^ flip_c))):
+            bounce[new] = bounce[new] | (stop & at)
+    for (nr, nc), src2 in bounce.items():
+        code2 = torch.where(fg, 0, torch.where(src2, 1, -1)).to(torch.int8)
+        mask = mask | (bg & (first_code(code2, -nr, -nc) == 1))
     c, ok = fit_colour(mask, demos)
     out = torch.where(mask, c[:, None, None], g.cells)
     return out, g.size, ok & changed(g.cells, out, demos.slots)
