@@ -522,7 +522,9 @@ def join_pieces(g: GridBatch):
         pieces.append((on, torch.where(on, col, BG), h, w, on.flatten(1).sum(1)))
     (ma, ca, ha, wa, na), (mb, cb, hb, wb, nb) = pieces
     # overlap of b placed at offset (dr, dc) from a, for every offset at once: [N, 2P-1, 2P-1], dr = i - (P - 1)
-    overlap = F.conv2d(ma[None].float(), mb[:, None].float(), groups=n, padding=PIECE - 1)[0]
+    # (0/1 masks as the default float dtype for the convolution: counts <= PIECE**2 = 36, exact in any float type)
+    fdt = torch.get_default_dtype()
+    overlap = F.conv2d(ma[None].to(fdt), mb[:, None].to(fdt), groups=n, padding=PIECE - 1)[0]
     off = torch.arange(-PIECE + 1, PIECE, device=dev)
     dr, dc = off[None, :, None], off[None, None, :]
     c3 = lambda x: x[:, None, None]                                                  # noqa: E731
