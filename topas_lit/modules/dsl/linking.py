@@ -17,7 +17,7 @@ from topas_lit.modules.dsl.components import components, fit_choice, match_targe
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords
 from topas_lit.modules.dsl.painting import _line_colour, bg_of, fg_of, first_code, first_hit
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
-from topas_lit.modules.dsl.stamping import _claim, _claims, _painted, rays_to_objects
+from topas_lit.modules.dsl.stamping import _claim, _claims, _painted, rays_to_objects, tail_claims
 
 FAMILY = "linking"
 
@@ -202,16 +202,7 @@ def corner_rays_fit(g: GridBatch, demos: DemoTargets):
 def extend_tails_cross_fit(g: GridBatch, demos: DemoTargets):
     """Line ends grow as in ``extend_tails`` (a cell with one non-background 8-neighbour casts a ray away from it);
     where rays of two colours cross, the crossing takes a fitted colour."""
-    fg, bg = fg_of(g), bg_of(g)
-    count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
-    tail = fg & (count == 1)
-    colour = g.cells.long().clamp(max=N_COLOURS - 1)
-    hi, lo = _claims(g)
-    for dr, dc in ORTHO + DIAG:
-        src = tail & shift(fg, dr, dc, False)
-        code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
-        back = first_code(code, dr, dc).long()
-        hi, lo = _claim(hi, lo, bg & (back >= N_COLOURS), back - N_COLOURS)
+    hi, lo = tail_claims(g)
     out, painted, _ = _painted(g.cells, hi, lo)
     cross = painted & (hi != lo)
     c, ok = fit_colour(cross, demos)

@@ -117,23 +117,33 @@ def rays_to_objects(g: GridBatch):
     return out, g.size, painted.flatten(1).any(1) & ~clash
 
 
+def tail_claims(g: GridBatch) -> tuple[Tensor, Tensor]:
+    """The claims (``_claim``'s hi, lo) of every line end's ray: a non-background cell with exactly one
+    non-background 8-neighbour casts a ray of its colour away from that neighbour until an obstacle or the border.
+    Cached per batch: ``extend_tails`` and ``linking.extend_tails_cross_fit`` read the same rays."""
+
+    def compute():
+        fg, bg = fg_of(g), bg_of(g)
+        count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
+        tail = fg & (count == 1)
+        colour = g.cells.long().clamp(max=N_COLOURS - 1)
+        hi, lo = _claims(g)
+        for dr, dc in ORTHO + DIAG:
+            src = tail & shift(fg, dr, dc, False)        # its one neighbour at (dr, dc): the ray goes the other way
+            code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
+            back = first_code(code, dr, dc).long()      # from a cell on the ray, the source lies along (dr, dc)
+            hi, lo = _claim(hi, lo, bg & (back >= N_COLOURS), back - N_COLOURS)
+        return hi, lo
+
+    return g.cached("stamping.tail_claims", compute)
+
+
 @register("extend_tails", FAMILY)
 def extend_tails(g: GridBatch):
     """Line ends grow: every non-background cell with exactly one non-background 8-neighbour casts a ray of its colour
     away from that neighbour (a diagonal tail goes on diagonally, a segment's ends go on along it) until an obstacle
     or the border. Not ok where rays of different colours meet or where no ray is drawn."""
-    fg, bg = fg_of(g), bg_of(g)
-    count = sum(shift(fg, dr, dc, False).int() for dr, dc in ORTHO + DIAG)
-    tail = fg & (count == 1)
-    colour = g.cells.long().clamp(max=N_COLOURS - 1)
-    hi, lo = _claims(g)
-    for dr, dc in ORTHO + DIAG:
-        src = tail & shift(fg, dr, dc, False)            # its one neighbour at (dr, dc): the ray goes the other way
-        code = torch.where(fg, colour + torch.where(src, N_COLOURS, 0), -1).to(torch.int8)
-        back = first_code(code, dr, dc).long()          # from a cell on the ray, the source lies along (dr, dc)
-        on = bg & (back >= N_COLOURS)
-        hi, lo = _claim(hi, lo, on, back - N_COLOURS)
-    out, painted, clash = _painted(g.cells, hi, lo)
+    out, painted, clash = _painted(g.cells, *tail_claims(g))
     return out, g.size, painted.flatten(1).any(1) & ~clash
 
 
