@@ -19,6 +19,10 @@
 #                                            solved, ties: the cheaper; rule fixed before the run), then
 #                                            ARC-AGI-1 eval, ARC-AGI-2 eval, ARC-AGI-1 train at rail=gpu and at the
 #                                            chosen budget, v1 vs v2 side by side, the GPU tests
+#   bash benchmarks/h200_lease.sh chunks     the chosen depth-4 budget on the development split at the default
+#                                            expansion chunk and at 4x, the faster one (rule fixed before the run)
+#                                            on ARC-AGI-1 eval, ARC-AGI-2 eval, ARC-AGI-1 train, then the GPU tests
+#                                            (900 s limit); detached, polled like issue15
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -95,7 +99,7 @@ search_queue() {  # the search alone (no model): pass@2, candidates/s, wall; one
   step search_dev_w256 300 $er --split train --dev rail=gpu rail.beam_width=256 rail.policy_topk=256
   step search_dev_deep 300 $er --split train --dev rail=gpu_deep
   step search_dev_w1024 420 $er --split train --dev rail=gpu rail.beam_width=1024 rail.policy_topk=1024
-  step gpu_tests 420 $PY -m pytest -q -p no:cacheprovider tests/gpu
+  step gpu_tests 900 $PY -m pytest -q -p no:cacheprovider tests/gpu
   touch "$R/search.finished"
 }
 
@@ -119,7 +123,25 @@ solo_queue() {  # issue 15 on a whole GPU: the development sweep chooses the bud
   [ "${SOLO_TAIL:-1}" = 1 ] || { touch "$R/solo.finished"; return; }   # SOLO_TAIL=0: the search figures only
   step search_speed 300 $PY benchmarks/search_speed.py --device cuda --version arc1 --split eval --limit 100 \
     --no-write rail=gpu
-  step gpu_tests 420 $PY -m pytest -q -p no:cacheprovider tests/gpu
+  step gpu_tests 900 $PY -m pytest -q -p no:cacheprovider tests/gpu
+  touch "$R/solo.finished"
+}
+
+chunk_queue() {  # issue 15: the expansion chunk at the chosen budget, then the held-out sets and the GPU tests
+  local er="$PY scripts/eval_rails.py --device cuda" deep="rail=gpu_deep rail.beam_width=256 rail.policy_topk=256"
+  local best="" best_s=999999 c s
+  for c in 33554432 134217728; do                      # the default chunk and 4x (fewer, larger expansion calls)
+    step "search_dev_chunk$c" 300 $er --split train --dev --out "$R/search_dev_chunk$c.jsonl" $deep rail.chunk_cells=$c
+    s=$(grep -o "wall time [0-9]*" "$R/search_dev_chunk$c.log" | grep -o "[0-9]*$")
+    if [ -n "$s" ] && [ "$s" -lt "$best_s" ]; then best_s=$s; best=$c; fi
+  done
+  echo "chunk chosen on the development split (faster): $best ($best_s s)" >> "$R/progress.txt"
+  for set in "arc1 eval" "arc2 eval" "arc1 train"; do
+    set -- $set
+    step "search_${1}_${2}_best" 300 $er --version $1 --split $2 --out "$R/search_${1}_${2}_best.jsonl" $deep \
+      rail.chunk_cells=$best
+  done
+  step gpu_tests 900 $PY -m pytest -q -p no:cacheprovider --durations=0 tests/gpu
   touch "$R/solo.finished"
 }
 
@@ -180,6 +202,14 @@ issue15)
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
   setsid nohup bash -c "$(declare -f step solo_queue); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1}; solo_queue" > "$R/solo_queue.out" 2>&1 \
+    < /dev/null &
+  end=$(( $(date +%s) + ${WAIT:-540} ))
+  while [ ! -f "$R/solo.finished" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 5; done
+  status ;;
+chunks)
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+  rm -rf "$R" && mkdir -p "$R"
+  setsid nohup bash -c "$(declare -f step chunk_queue); R=$R PY=$PY; chunk_queue" > "$R/solo_queue.out" 2>&1 \
     < /dev/null &
   end=$(( $(date +%s) + ${WAIT:-540} ))
   while [ ! -f "$R/solo.finished" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 5; done
