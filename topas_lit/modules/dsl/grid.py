@@ -31,8 +31,8 @@ def coords(s: int, device) -> tuple[Tensor, Tensor]:
 def inside(size: Tensor, s: int = S) -> Tensor:
     """[N, s, s] bool: which cells lie inside each grid of sizes ``size [N, 2]`` on an s x s canvas (30 x 30 unless
     given; a mask of the wrong canvas fails to broadcast against the cells, so a missed side cannot go unnoticed)."""
-    rows, cols = coords(s, size.device)
-    return (rows < size[:, 0, None, None]) & (cols < size[:, 1, None, None])
+    r = torch.arange(s, device=size.device)
+    return (r.view(1, s, 1) < size[:, 0, None, None]) & (r.view(1, 1, s) < size[:, 1, None, None])  # one full pass
 
 
 def repad(cells: Tensor, size: Tensor) -> Tensor:

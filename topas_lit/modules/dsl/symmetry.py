@@ -153,11 +153,11 @@ def _fit_symmetry(kind: str, kc: Tensor, size: Tensor) -> tuple[Tensor, Tensor, 
         o2 = torch.zeros_like(o1)
     x = kc[:, None]                                                  # [N, 1, s, s] vs pv [N, K, s, s]
     both = torch.minimum(x, pv) >= 0
-    agree = (both & (pv == x) & ~_self(kind, size, side(kc), o1, o2)).flatten(2).sum(2)
+    agree = (both & (pv == x) & ~_self(kind, size, side(kc), o1, o2)).flatten(2).sum(2, dtype=torch.int32)
     clash = (both & (pv != x)).flatten(2).any(2)
     score = torch.where(clash, -1, agree)                            # [N, K]
     best, j = score.amax(1), score.argmax(1)
-    return o1[j], o2[j], (best > 0) & (2 * best >= (kc >= 0).flatten(1).sum(1))
+    return o1[j], o2[j], (best > 0) & (2 * best >= (kc >= 0).flatten(1).sum(1, dtype=torch.int32))
 
 
 def sym_fill(cells: Tensor, size: Tensor, known: Tensor) -> tuple[Tensor, Tensor]:
