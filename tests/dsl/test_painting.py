@@ -5,7 +5,8 @@ from topas_lit.callbacks.sync_guard import HostReadGuard
 from topas_lit.data.tensors import pad_grids
 from topas_lit.modules.dsl import PRIMITIVES
 from topas_lit.modules.dsl.grid import PAD
-from topas_lit.modules.dsl.painting import FAR, enclosed, first_hit
+from topas_lit.modules.dsl.colour import DIAG, ORTHO
+from topas_lit.modules.dsl.painting import FAR, _rays, bg_of, enclosed, first_hit
 from topas_lit.modules.dsl.registry import GridBatch, apply_primitive
 
 from dsl_helpers import one_task, run_plain
@@ -129,6 +130,23 @@ def test_first_hit_matches_brute_force():
                             break
                         k += 1
                     assert (int(colour[n, i, j]), int(dist[n, i, j])) == want
+
+
+def test_nearest_ray_ties_go_to_the_earlier_direction():
+    """_rays over several directions: the nearest source's colour, ties the earliest direction in ``looks``
+    (checked against stacking every direction and taking argmin, whose first minimum is the earliest)."""
+    gen = torch.Generator().manual_seed(1)
+    grids = ((torch.randint(1, 10, (8, 9, 9), generator=gen)
+              * (torch.rand(8, 9, 9, generator=gen) < 0.15))).tolist()
+    g = GridBatch(*pad_grids(grids))
+    for looks in (DIAG, ORTHO, ORTHO + DIAG):
+        hits = [first_hit(g, dr, dc, dist=True) for dr, dc in looks]
+        v, d = torch.stack([h[0] for h in hits]), torch.stack([h[1] for h in hits])
+        want = v.gather(0, d.argmin(0, keepdim=True))[0].long()
+        assert (d.amin(0) < FAR).any() and ((d == d.amin(0)).sum(0) > 1).any()   # real ties present
+        mask, colour = _rays(g, looks)
+        assert torch.equal(colour, want)
+        assert torch.equal(mask, bg_of(g) & (want >= 0))
 
 
 def test_lines():
