@@ -156,6 +156,16 @@ status() {
   pack
 }
 
+solo() {  # solo <queue>: the search queue alone on a fresh run dir, detached; polled until done or WAIT s, then status
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+  rm -rf "$R" && mkdir -p "$R"
+  setsid nohup bash -c "$(declare -f step "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1}; $1" > "$R/solo_queue.out" 2>&1 \
+    < /dev/null &
+  local end=$(( $(date +%s) + ${WAIT:-540} ))
+  while [ ! -f "$R/solo.finished" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 5; done
+  status
+}
+
 pack() {  # the small results into $OUT
   (cd "$R" && tar czf "$OUT/results.tgz" --exclude='*.ckpt' --exclude='*.pt' --exclude='wandb' \
      $(ls -d main ttt_* abl_* *.log *.jsonl progress.txt 2>/dev/null) 2>/dev/null)
@@ -198,22 +208,8 @@ search)
     < /dev/null &
   sleep "${WAIT:-60}"
   status ;;
-issue15)
-  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-  rm -rf "$R" && mkdir -p "$R"
-  setsid nohup bash -c "$(declare -f step solo_queue); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1}; solo_queue" > "$R/solo_queue.out" 2>&1 \
-    < /dev/null &
-  end=$(( $(date +%s) + ${WAIT:-540} ))
-  while [ ! -f "$R/solo.finished" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 5; done
-  status ;;
-chunks)
-  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-  rm -rf "$R" && mkdir -p "$R"
-  setsid nohup bash -c "$(declare -f step chunk_queue); R=$R PY=$PY; chunk_queue" > "$R/solo_queue.out" 2>&1 \
-    < /dev/null &
-  end=$(( $(date +%s) + ${WAIT:-540} ))
-  while [ ! -f "$R/solo.finished" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 5; done
-  status ;;
+issue15) solo solo_queue ;;
+chunks) solo chunk_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

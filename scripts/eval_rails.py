@@ -104,8 +104,8 @@ def record(task, q: int, answer, grids: list, rails: list, programs: list, rec: 
 
 
 def run_v2(args, cfg, ts, model):
-    source = build_source(cfg.rail, args.device, max_demos=args.max_demos)
-    source.attempts = cfg.rail.answers_kept     # every kept answer comes back: pass@2 reads the first two
+    # every kept answer comes back (for "right among the kept"); pass@2 reads the first two
+    source = build_source(cfg.rail, args.device, max_demos=args.max_demos, attempts=cfg.rail.answers_kept)
     prior = task_prior(model, ts.tasks, source.engine.n_ops, source.engine.depth, args.device, args.max_demos)
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()

@@ -162,10 +162,12 @@ def in_workers(config: dict, jobs: list, max_demos: int, workers: int) -> list[S
     return out
 
 
-def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", max_demos: int = 10) -> SearchSource:
-    """The search source from the rail config (``conf/rail/*.yaml``)."""
+def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", max_demos: int = 10,
+                 attempts: int = 2) -> SearchSource:
+    """The search source from the rail config (``conf/rail/*.yaml``), answering up to ``attempts`` distinct grids per
+    test input."""
     engine = SearchEngine(depth=rail.depth, beam_width=rail.beam_width, policy_topk=rail.policy_topk,
                           order=tuple(rail.order), progress_weight=rail.progress_weight,
                           answers_kept=rail.answers_kept, chunk_cells=rail.chunk_cells)
-    return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos,
+    return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos, attempts,
                         normalise_background=rail.normalise_background, cpu_workers=rail.cpu_workers)

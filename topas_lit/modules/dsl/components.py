@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, S, side
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, S, inside, side
 
 NCELL = S * S       # cells of the largest canvas: per-object tables are [N, s*s] (entries indexed by label)
 NONE = NCELL        # the background label on the 30 x 30 canvas (s*s on an s x s canvas)
@@ -315,9 +315,7 @@ def match_targets(cells: Tensor, size: Tensor, ok: Tensor, demos) -> tuple[Tenso
     tsize = demos.target_size.reshape(-1, 2)
     sz = ok & (size == tsize).all(1)
     s = side(cells)
-    inside = (torch.arange(s, device=cells.device)[:, None] < tsize[:, 0, None, None]) & \
-             (torch.arange(s, device=cells.device)[None, :] < tsize[:, 1, None, None])
-    eq = ((cells == demos.target.reshape(-1, s, s)) | ~inside).flatten(1).all(1) & sz
+    eq = ((cells == demos.target.reshape(-1, s, s)) | ~inside(tsize, s)).flatten(1).all(1) & sz
     need = ~demos.has_target
     return (eq.view(m, gs) | need).all(1), (sz.view(m, gs) | need).all(1)
 
