@@ -23,6 +23,14 @@
 #                                            expansion chunk and at 4x, the faster one (rule fixed before the run)
 #                                            on ARC-AGI-1 eval, ARC-AGI-2 eval, ARC-AGI-1 train, then the GPU tests
 #                                            (900 s limit); detached, polled like issue15
+#   bash benchmarks/h200_lease.sh compose    greedy composition (rail.compose_pieces=$PIECES, fixed on the CPU
+#                                            development runs before the lease) off and on: the development split
+#                                            and the held-out fifth of ARC-AGI-1 training at rail=gpu, then
+#                                            ARC-AGI-1 eval, ARC-AGI-2 eval and ARC-AGI-1 train with it on, at
+#                                            rail=gpu and at the 512-state budget, ARC-AGI-1 eval with it off
+#                                            at both budgets (side by side; COMPOSE_OFF=0 skips every "off"
+#                                            run), then the search GPU tests;
+#                                            detached, polled like issue15
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -145,6 +153,30 @@ chunk_queue() {  # issue 15: the expansion chunk at the chosen budget, then the 
   touch "$R/solo.finished"
 }
 
+compose_queue() {  # issue 15: composition off/on on ARC-AGI-1 training's splits, then the held-out sets with it on
+  local er="$PY scripts/eval_rails.py --device cuda" on="rail.compose_pieces=${PIECES:-32}" off="rail.compose_pieces=0"
+  local spec name
+  local wide="rail.beam_width=256 rail.policy_topk=256"
+  for spec in "dev_off:--dev $off" "dev_on:--dev $on" "held_off:--heldout $off" "held_on:--heldout $on"; do
+    name=${spec%%:*}
+    [ "$COMPOSE_OFF" = 1 ] || [ "${name%_off}" = "$name" ] || continue     # COMPOSE_OFF=0: the "on" runs only
+    step "search_$name" 300 $er --split train --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
+  done
+  for spec in "arc1_eval:--version arc1 --split eval" "arc2_eval:--version arc2 --split eval" \
+      "arc1_train:--version arc1 --split train"; do
+    name=${spec%%:*}
+    step "search_${name}_on" 300 $er ${spec#*:} --out "$R/search_${name}_on.jsonl" rail=gpu $on
+    step "search_${name}_w256_on" 300 $er ${spec#*:} --out "$R/search_${name}_w256_on.jsonl" rail=gpu $wide $on
+  done
+  if [ "$COMPOSE_OFF" = 1 ]; then
+    step search_arc1_eval_off 300 $er --version arc1 --split eval --out "$R/search_arc1_eval_off.jsonl" rail=gpu $off
+    step search_arc1_eval_w256_off 300 $er --version arc1 --split eval --out "$R/search_arc1_eval_w256_off.jsonl" \
+      rail=gpu $wide $off
+  fi
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -159,7 +191,9 @@ status() {
 solo() {  # solo <queue>: the search queue alone on a fresh run dir, detached; polled until done or WAIT s, then status
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
-  setsid nohup bash -c "$(declare -f step "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1}; $1" > "$R/solo_queue.out" 2>&1 \
+  setsid nohup bash -c "$(declare -f step "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1} PIECES=${PIECES:-32} \
+    COMPOSE_OFF=${COMPOSE_OFF:-1}; $1" \
+    > "$R/solo_queue.out" 2>&1 \
     < /dev/null &
   local end=$(( $(date +%s) + ${WAIT:-540} ))
   while [ ! -f "$R/solo.finished" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 5; done
@@ -210,6 +244,7 @@ search)
   status ;;
 issue15) solo solo_queue ;;
 chunks) solo chunk_queue ;;
+compose) solo compose_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

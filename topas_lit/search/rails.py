@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from topas_lit.modules.dsl.search import PAINTER, RailResult, RailSearch
+from topas_lit.modules.dsl.search import PAINTER, SEARCH_RAILS, RailResult, RailSearch
 from topas_lit.search.engine import SearchEngine
 from topas_lit.search.hashing import NEG
 from topas_lit.search.pack import from_inputs
@@ -35,7 +35,7 @@ class EngineRails(nn.Module):
         cells = res.cells[:, :, 0].long()                                        # [B, A, 30, 30], one test slot
         size = res.size[:, :, 0]
         return RailResult(rail, solved, res.program[:, 0], cells[:, 0], size[:, 0], second, res.program[:, 1],
-                          cells[:, 1], size[:, 1], res.rail_solved, res.candidates)
+                          cells[:, 1], size[:, 1], res.rail_solved[:, :len(SEARCH_RAILS)], res.candidates)
 
 
 def build_rails(rails: dict) -> nn.Module:

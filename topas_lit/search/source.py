@@ -19,8 +19,8 @@ from topas_lit.data.tasks import Task
 from topas_lit.eval.voting import Candidate
 from topas_lit.modules.dsl import OP_NAMES
 from topas_lit.modules.dsl.program import program_text
-from topas_lit.modules.dsl.search import SEARCH_RAILS
-from topas_lit.search.engine import SearchEngine, SearchResult
+from topas_lit.modules.dsl.search import COMPOSE
+from topas_lit.search.engine import ENGINE_RAILS, SearchEngine, SearchResult
 from topas_lit.search.pack import CANVASES, background, bucket, pack, swap_colours, with_background
 
 CANDIDATE_HAS_SOURCE = "source" in {f.name for f in dataclasses.fields(Candidate)}
@@ -41,8 +41,8 @@ def host_answers(tasks: list[Task], res: SearchResult, attempts: int, background
                  ) -> list[TaskAnswers]:
     """One transfer of a search call's results to the host, then per task / test input the distinct grids (with
     each task's background swap undone)."""
-    score, cells, size, program, rail, cands = (x.cpu() for x in (res.score, res.cells, res.size, res.program,
-                                                                   res.rail, res.candidates))
+    score, cells, size, parts, n_parts, rail, cands = (x.cpu() for x in (res.score, res.cells, res.size, res.parts,
+                                                                         res.n_parts, res.rail, res.candidates))
     out = []
     for n, task in enumerate(tasks):
         grids, programs, rails = [], [], []
@@ -56,8 +56,10 @@ def host_answers(tasks: list[Task], res: SearchResult, attempts: int, background
                 if grid in g_q:
                     continue
                 g_q.append(grid)
-                p_q.append(program_text(program[n, a].tolist(), OP_NAMES))
-                r_q.append(SEARCH_RAILS[int(rail[n, a])])
+                name = ENGINE_RAILS[int(rail[n, a])]
+                texts = [program_text(parts[n, a, k].tolist(), OP_NAMES) for k in range(int(n_parts[n, a]))]
+                p_q.append(f"{COMPOSE}({' ; '.join(texts)})" if name == COMPOSE else texts[0])
+                r_q.append(name)
                 if len(g_q) == attempts:
                     break
             grids.append(g_q)
@@ -168,6 +170,7 @@ def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", 
     test input."""
     engine = SearchEngine(depth=rail.depth, beam_width=rail.beam_width, policy_topk=rail.policy_topk,
                           order=tuple(rail.order), progress_weight=rail.progress_weight,
-                          answers_kept=rail.answers_kept, chunk_cells=rail.chunk_cells)
+                          answers_kept=rail.answers_kept, chunk_cells=rail.chunk_cells,
+                          compose_pieces=rail.compose_pieces, compose_steps=rail.compose_steps)
     return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos, attempts,
                         normalise_background=rail.normalise_background, cpu_workers=rail.cpu_workers)

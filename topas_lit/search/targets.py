@@ -6,7 +6,8 @@ test output of the task (``solutions``: the training split's test outputs). The 
 format, read by ``LeaveOneOut`` (``topas_lit/data/datamodule.py``)::
 
     {task id: {"program": [op names], "rail": rail name}   # the first answer was right on every test output
-     task id: {"program": None}}                           # not right, only the identity, or no solutions known
+     task id: {"program": None}}                           # not right, only the identity, a composition of
+                                                          # several programs, or no solutions known
 
 Used by ``data.program_targets=search`` (the datamodule searches its fit tasks) and by
 ``scripts/distill_policy.py``.
@@ -14,6 +15,7 @@ Used by ``data.program_targets=search`` (the datamodule searches its fit tasks) 
 from __future__ import annotations
 
 from topas_lit.data.tasks import Task
+from topas_lit.modules.dsl.search import COMPOSE
 from topas_lit.search.source import SearchSource
 
 NO_PROGRAM = {"program": None}
@@ -27,6 +29,6 @@ def find_programs(tasks: list[Task], solutions: dict[str, list], source: SearchS
     for task, ans in zip(known, source.search(known)):
         right = all(g and g[0] == sol for g, sol in zip(ans.grids, solutions[task.id]))
         prog = ans.programs[0][0] if right else None
-        if prog and prog != "identity":
+        if prog and prog != "identity" and ans.rails[0][0] != COMPOSE:   # a composition is no single program
             found[task.id] = {"program": prog.split(" | "), "rail": ans.rails[0][0]}
     return found

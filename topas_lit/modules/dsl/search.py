@@ -19,6 +19,8 @@ from topas_lit.modules.dsl.registry import PRIMITIVES, GridBatch
 
 SEARCH_RAILS = ("one_glance", "policy", "beam")
 RAILS = SEARCH_RAILS + ("painter",)          # rail codes: index in this tuple
+COMPOSE = "compose"                          # the v2 engine's answers overlaid from several searched states
+ANSWER_RAILS = RAILS + (COMPOSE,)            # every rail an answer record may name (telemetry, reports)
 PAINTER = RAILS.index("painter")
 
 

@@ -1,0 +1,120 @@
+"""Answers composed of several searched states (icecuber's greedy composition, on the device, no host reads).
+
+A *piece* is a state the search reached (the root included) whose grids have the demo outputs' sizes on every demo
+slot. The engine keeps, per task, the ``pieces`` best pieces by closeness to the demo outputs (deduplicated by
+fingerprint). A composition overlays up to ``steps`` pieces, each through one of three masks of its own cells:
+its non-background cells, its background cells, or all its cells. Greedily, each step takes the (piece, mask) that
+writes the most demo-output cells not yet written, among those that write no wrong cell on any demo slot; a cell
+keeps the first value written. A composition of two or more pieces whose writes cover every demo-output cell
+reproduces every demo output; its test-slot overlay (background where no piece writes) is an answer. The same
+overlay runs on the test slots, so the answer needs no host-side decision.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from topas_lit.modules.dsl.grid import PAD
+from topas_lit.modules.dsl.program import take, top
+from topas_lit.search.hashing import NEG, Hasher, count_cells, dedupe
+from topas_lit.search.pack import Packed
+
+MASKS = 3    # per piece: its non-background cells, its background cells, all its cells
+HASHED = 4   # a chunk's best HASHED x pieces states are hashed and deduplicated for the pool
+
+
+@dataclass
+class Pieces:
+    """Up to P pieces per task (-inf score = empty slot)."""
+
+    score: Tensor    # [T, P] closeness to the demo outputs
+    fp: Tensor | None  # [T, P] int64 fingerprint over every real slot (None: not hashed yet)
+    cells: Tensor    # [T, P, G, s, s] uint8
+    size: Tensor     # [T, P, G, 2]
+    program: Tensor  # [T, P, depth]
+
+    def fields(self):
+        return self.score, self.fp, self.cells, self.size, self.program
+
+    def best(self, p: int, hasher: Hasher | None = None, exists: Tensor | None = None) -> "Pieces":
+        """The best ``p`` distinct pieces. Unhashed pieces (a chunk's children): the best ``HASHED * p`` by score
+        are hashed (``hasher`` over the ``exists [T, G]`` slots), then deduplicated: hashing every child's demo
+        slots would cost as much as the closeness pass."""
+        if self.fp is None:
+            score, idx = top(self.score, HASHED * p)
+            cells = take(self.cells, idx)
+            fp = hasher(cells, exists[:, None])
+            short = Pieces(score, fp, cells, take(self.size, idx), take(self.program, idx))
+            return short.best(p)
+        score, idx = top(dedupe(self.fp, self.score), p)
+        return Pieces(score, *[take(x, idx) for x in self.fields()[1:]])
+
+    def merge(self, other: "Pieces", p: int) -> "Pieces":
+        return Pieces(*[torch.cat([x, y], 1) for x, y in zip(self.fields(), other.fields())]).best(p)
+
+
+def piece_score(closeness: Tensor, size: Tensor, alive: Tensor, packed: Packed) -> Tensor:
+    """[T, C] pool score of states (NEG where not a piece): ``closeness`` (the engine's progress in [0, 2]) of the
+    states whose sizes equal the demo outputs' on every demo slot."""
+    same = (size == packed.target_size[:, None]).all(-1) | ~packed.has_target[:, None]      # [T, C, G]
+    return closeness.masked_fill(~(alive & same.all(-1)), NEG)
+
+
+def any_cell(x: Tensor) -> Tensor:
+    """Any true cell of bool grids [..., D, s, s] -> [...] bool (4 cells at a time)."""
+    return x.flatten(-3).view(torch.int32).amax(-1) > 0
+
+
+def compose(pieces: Pieces, packed: Packed, steps: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Greedy composition per task -> (ok [T], used [T] pieces, cells [T, Q, s, s] uint8 test-slot answers,
+    size [T, Q, 2], parts [T, steps, depth]: the programs of the pieces in overlay order, 0 after the last). The
+    gains of the three masks come from two masked counts (non-background cells, all cells) over the demo slots."""
+    t, p, g, s = pieces.cells.shape[:4]
+    d = packed.n_demo
+    pc = pieces.cells
+    demo = pc[:, :, :d]
+    inside_d = demo != PAD
+    nonzero_d = inside_d & (demo != 0)
+    bad = demo != packed.target[:, None, :d]                                                # [T, P, D, s, s]
+    need = (packed.target[:, :d] != PAD) & packed.has_target[:, :d, None, None]             # [T, D, s, s]
+    covered = ~need                  # demo-output cells written so far (everything else counts as covered)
+    written = torch.zeros(t, g, s, s, dtype=torch.bool, device=pc.device)                  # the overlay's cells
+    out = torch.zeros(t, g, s, s, dtype=torch.uint8, device=pc.device)
+    real = pieces.score > NEG                                                               # [T, P]
+    test_size = pieces.size[:, :, d:]                                                       # [T, P, Q, 2]
+    first_size = test_size[:, 0]
+    parts = []
+    used = torch.zeros(t, dtype=torch.long, device=pc.device)
+    for step in range(steps):
+        free_all = inside_d & ~covered[:, None]
+        free_nz = nonzero_d & ~covered[:, None]
+        gain_all, gain_nz = count_cells(free_all).sum(-1), count_cells(free_nz).sum(-1)
+        wrong_all = free_all & bad
+        wrong = torch.stack([any_cell(free_nz & bad), any_cell(wrong_all & ~nonzero_d), any_cell(wrong_all)], -1)
+        gain = torch.stack([gain_nz, gain_all - gain_nz, gain_all], -1)                   # [T, P, 3]
+        usable = real[..., None] & ~wrong
+        if step:
+            usable = usable & (test_size == first_size[:, None]).all(-1).all(-1)[..., None]
+        best_gain, idx = top(gain.masked_fill(~usable, 0).flatten(1).float(), 1)           # first of the best
+        has = best_gain[:, 0] > 0                                                          # [T]
+        piece, mask = idx // MASKS, idx % MASKS                                            # [T, 1]
+        if step == 0:
+            first_size = take(test_size, piece)[:, 0]
+        parts.append(take(pieces.program, piece)[:, 0] * has[:, None])
+        cells = take(pc, piece)[:, 0]                                                      # [T, G, s, s]
+        inside = cells != PAD
+        nonzero = inside & (cells != 0)
+        m = mask.view(t, 1, 1, 1)
+        active = torch.where(m == 0, nonzero, torch.where(m == 1, inside & ~nonzero, inside))
+        w = active & ~written & has[:, None, None, None]
+        out = torch.where(w, cells, out)
+        written = written | w
+        covered = covered | w[:, :d]
+        used = used + has.long()
+    ok = covered.flatten(1).all(-1) & (used >= 2)
+    q_in = torch.arange(s, device=pc.device)
+    inn = (q_in[:, None] < first_size[..., :1, None]) & (q_in < first_size[..., 1:, None])  # [T, Q, s, s]
+    cells = torch.where(inn, out[:, d:], PAD).to(torch.uint8)
+    return ok, used, cells, first_size, torch.stack(parts, 1)
