@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.grid import PAD
+from topas_lit.modules.dsl.grid import PAD, inside
 from topas_lit.modules.dsl.program import take, top
-from topas_lit.search.hashing import NEG, Hasher, count_cells, dedupe
+from topas_lit.search.hashing import NEG, Hasher, count_cells, dedupe, words
 from topas_lit.search.pack import Packed
 
 MASKS = 3    # per piece: its non-background cells, its background cells, all its cells
@@ -64,7 +64,7 @@ def piece_score(closeness: Tensor, size: Tensor, alive: Tensor, packed: Packed) 
 
 def any_cell(x: Tensor) -> Tensor:
     """Any true cell of bool grids [..., D, s, s] -> [...] bool (4 cells at a time)."""
-    return x.flatten(-3).view(torch.int32).amax(-1) > 0
+    return words(x.view(torch.uint8)).flatten(-2).amax(-1) > 0
 
 
 def compose(pieces: Pieces, packed: Packed, steps: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -84,7 +84,7 @@ def compose(pieces: Pieces, packed: Packed, steps: int) -> tuple[Tensor, Tensor,
     out = torch.zeros(t, g, s, s, dtype=torch.uint8, device=pc.device)
     real = pieces.score > NEG                                                               # [T, P]
     test_size = pieces.size[:, :, d:]                                                       # [T, P, Q, 2]
-    first_size = test_size[:, 0]
+    first_size = test_size[:, 0]          # the answer's test sizes: the first chosen piece's (set at step 0)
     parts = []
     used = torch.zeros(t, dtype=torch.long, device=pc.device)
     for step in range(steps):
@@ -104,17 +104,16 @@ def compose(pieces: Pieces, packed: Packed, steps: int) -> tuple[Tensor, Tensor,
             first_size = take(test_size, piece)[:, 0]
         parts.append(take(pieces.program, piece)[:, 0] * has[:, None])
         cells = take(pc, piece)[:, 0]                                                      # [T, G, s, s]
-        inside = cells != PAD
-        nonzero = inside & (cells != 0)
+        real_cell = cells != PAD
+        nonzero = real_cell & (cells != 0)
         m = mask.view(t, 1, 1, 1)
-        active = torch.where(m == 0, nonzero, torch.where(m == 1, inside & ~nonzero, inside))
+        active = torch.where(m == 0, nonzero, torch.where(m == 1, real_cell & ~nonzero, real_cell))
         w = active & ~written & has[:, None, None, None]
         out = torch.where(w, cells, out)
         written = written | w
         covered = covered | w[:, :d]
         used = used + has.long()
     ok = covered.flatten(1).all(-1) & (used >= 2)
-    q_in = torch.arange(s, device=pc.device)
-    inn = (q_in[:, None] < first_size[..., :1, None]) & (q_in < first_size[..., 1:, None])  # [T, Q, s, s]
+    inn = inside(first_size.reshape(-1, 2), s).view(t, g - d, s, s)
     cells = torch.where(inn, out[:, d:], PAD).to(torch.uint8)
     return ok, used, cells, first_size, torch.stack(parts, 1)
