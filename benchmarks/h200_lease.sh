@@ -31,6 +31,10 @@
 #                                            at both budgets (side by side; COMPOSE_OFF=0 skips every "off"
 #                                            run), then the search GPU tests;
 #                                            detached, polled like issue15
+#   bash benchmarks/h200_lease.sh views      the colour view (rail.views) off and on at rail=gpu: the development
+#                                            split, the held-out fifth and ARC-AGI-1 eval, then with it on
+#                                            ARC-AGI-2 eval, ARC-AGI-1 train and ARC-AGI-1 eval at 512 states,
+#                                            then the search GPU tests; detached, polled like issue15
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -177,6 +181,22 @@ compose_queue() {  # issue 15: composition off/on on ARC-AGI-1 training's splits
   touch "$R/solo.finished"
 }
 
+views_queue() {  # issue 15: the colour view off/on at rail=gpu, then the held-out sets with it on
+  local er="$PY scripts/eval_rails.py --device cuda" on="rail.views=[task,colours]" off="rail.views=[task]"
+  local spec name
+  for spec in "dev_off:--split train --dev $off" "dev_on:--split train --dev $on" \
+      "held_off:--split train --heldout $off" "held_on:--split train --heldout $on" \
+      "arc1_eval_off:--version arc1 --split eval $off" "arc1_eval_on:--version arc1 --split eval $on" \
+      "arc2_eval_on:--version arc2 --split eval $on" "arc1_train_on:--version arc1 --split train $on"; do
+    name=${spec%%:*}
+    step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
+  done
+  step search_arc1_eval_w256_on 300 $er --version arc1 --split eval --out "$R/search_arc1_eval_w256_on.jsonl" \
+    rail=gpu rail.beam_width=256 rail.policy_topk=256 $on
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -245,6 +265,7 @@ search)
 issue15) solo solo_queue ;;
 chunks) solo chunk_queue ;;
 compose) solo compose_queue ;;
+views) solo views_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

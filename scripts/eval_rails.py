@@ -242,6 +242,9 @@ def main() -> None:
           f"not only the first two)")
     print("answered per rail:     " + ", ".join(f"{k} {v}" for k, v in answered.items()) + "  (painter = no answer)")
     print("solved per rail:       " + ", ".join(f"{k} {v}" for k, v in solved_by.items() if k != "painter"))
+    via = [c for r in records for p, c in zip(r["programs"], r["correct"]) if p.endswith("@colours")]
+    if via:
+        print(f"colour view:           {len(via)} test inputs answered first through it, {sum(via)} of them right")
     print(f"candidates verified:   {candidates:,} ({candidates / wall:,.0f}/s); wall time {wall:.1f}s "
           f"({len(ts) / wall:.1f} tasks/s)")
     if args.out:

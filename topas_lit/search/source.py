@@ -22,6 +22,7 @@ from topas_lit.modules.dsl.program import program_text
 from topas_lit.modules.dsl.search import COMPOSE
 from topas_lit.search.engine import ENGINE_RAILS, SearchEngine, SearchResult
 from topas_lit.search.pack import CANVASES, background, bucket, pack, swap_colours, with_background
+from topas_lit.search.views import VIEWS, colour_view, recolour
 
 CANDIDATE_HAS_SOURCE = "source" in {f.name for f in dataclasses.fields(Candidate)}
 
@@ -69,6 +70,25 @@ def host_answers(tasks: list[Task], res: SearchResult, attempts: int, background
     return out
 
 
+def with_view(task: TaskAnswers, view: TaskAnswers, inverses: list[list[int]], name: str, attempts: int
+              ) -> TaskAnswers:
+    """``task``'s answers followed by its ``view``'s (each test input's answers renamed back through
+    ``inverses[q]``, program text marked ``@name``), distinct grids, at most ``attempts`` per test input."""
+    grids, programs, rails = [], [], []
+    for q, inv in enumerate(inverses):
+        g_q, p_q, r_q = list(task.grids[q]), list(task.programs[q]), list(task.rails[q])
+        for grid, prog, rail in zip(view.grids[q], view.programs[q], view.rails[q]):
+            grid = recolour(grid, inv)
+            if len(g_q) < attempts and grid not in g_q:
+                g_q.append(grid)
+                p_q.append(f"{prog} @{name}")
+                r_q.append(rail)
+        grids.append(g_q)
+        programs.append(p_q)
+        rails.append(r_q)
+    return TaskAnswers(task.task_id, grids, programs, rails, task.candidates + view.candidates)
+
+
 def step_scores(op_prior: Tensor | None, depth: int, n_ops: int) -> Tensor | None:
     """An op prior per task ([T, n_ops] or [T, depth, n_ops] log-probabilities) -> per-step scores."""
     if op_prior is None:
@@ -87,19 +107,40 @@ class SearchSource:
 
     def __init__(self, engine: SearchEngine, name: str = "rails", device: str | torch.device = "cpu",
                  canvases: tuple[int, ...] = CANVASES, tasks_per_call: int = 256, max_demos: int = 10,
-                 attempts: int = 2, normalise_background: bool = True, cpu_workers: int = 1):
+                 attempts: int = 2, normalise_background: bool = True, cpu_workers: int = 1,
+                 views: tuple[str, ...] = ("task",)):
         """``normalise_background``: a task whose inputs all share a most common colour other than 0 is searched
         with that colour and 0 swapped (the primitives treat 0 as the background), its answers swapped back.
         ``cpu_workers``: on CPU, the search calls (canvas buckets) are shared by this many processes of one thread
-        each (the answers do not depend on it)."""
+        each (the answers do not depend on it). ``views``: the task as given (``task``) and, with ``colours``, its
+        colours renamed per pair (``topas_lit/search/views.py``), searched in the same calls; a task's own answers
+        rank before its colour view's."""
+        unknown = set(views) - set(VIEWS)
+        if unknown or "task" not in views:
+            raise ValueError(f"rail.views {list(views)}: must hold 'task' and only names from {list(VIEWS)}")
         self.engine = engine.to(device)
         self.name, self.device = name, torch.device(device)
         self.canvases, self.tasks_per_call, self.max_demos, self.attempts = tuple(canvases), tasks_per_call, \
             max_demos, attempts
         self.normalise_background, self.cpu_workers = normalise_background, cpu_workers
+        self.views = tuple(views)
 
     def search(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
         """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform)."""
+        views = [colour_view(t) if "colours" in self.views else None for t in tasks]
+        extra = [i for i, v in enumerate(views) if v is not None]
+        if not extra:
+            return self.search_tasks(tasks, op_prior)
+        if op_prior is not None:
+            op_prior = torch.cat([op_prior, op_prior[torch.tensor(extra, device=op_prior.device)]])
+        found = self.search_tasks(list(tasks) + [views[i][0] for i in extra], op_prior)
+        out = found[:len(tasks)]
+        for k, i in enumerate(extra):
+            out[i] = with_view(out[i], found[len(tasks) + k], views[i][1], "colours", self.attempts)
+        return out
+
+    def search_tasks(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
+        """The search over ``tasks`` as given (no views)."""
         scores = step_scores(op_prior, self.engine.depth, self.engine.n_ops)
         bgs = [background(t) if self.normalise_background else 0 for t in tasks]
         tasks = [with_background(t, bg) for t, bg in zip(tasks, bgs)]
@@ -173,4 +214,5 @@ def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", 
                           answers_kept=rail.answers_kept, chunk_cells=rail.chunk_cells,
                           compose_pieces=rail.compose_pieces, compose_steps=rail.compose_steps)
     return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos, attempts,
-                        normalise_background=rail.normalise_background, cpu_workers=rail.cpu_workers)
+                        normalise_background=rail.normalise_background, cpu_workers=rail.cpu_workers,
+                        views=tuple(rail.views))

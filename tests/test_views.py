@@ -1,0 +1,68 @@
+"""The colour view (topas_lit/search/views.py): per-pair renamings are permutations fixed by the input alone,
+shared colours keep their ids, a task whose roles change colour per demo is solved through the view and its answer
+is renamed back, and a task renamed alike in every pair gets no view."""
+import pytest
+
+from topas_lit.data.tasks import Task
+from topas_lit.search.engine import SearchEngine
+from topas_lit.search.source import SearchSource
+from topas_lit.search.views import colour_view, inverse, kept_colours, recolour, renaming
+
+
+def framed(colour: int, h: int, w: int, at: tuple[int, int]):
+    """A 0 grid with one pixel of ``colour`` at ``at``, and the same grid with a frame of ``colour`` drawn."""
+    grid = [[0] * w for _ in range(h)]
+    grid[at[0]][at[1]] = colour
+    out = [[colour if i in (0, h - 1) or j in (0, w - 1) else v for j, v in enumerate(row)] for i, row in enumerate(grid)]
+    return grid, out
+
+
+def frame_task():
+    """Output: the input with a frame in the colour of its one pixel, a different colour in every demo."""
+    demos = tuple(framed(c, h, w, at) for c, h, w, at in [(3, 5, 5, (2, 2)), (5, 4, 6, (1, 3)), (2, 6, 4, (3, 1))])
+    test = framed(7, 5, 6, (2, 3))
+    return Task("frame", demos, (test[0],), "synthetic"), test[1]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return SearchEngine(depth=1, beam_width=8, policy_topk=8, order=("beam",), compose_pieces=0)
+
+
+def test_renaming_is_a_permutation_keeping_the_kept_colours_and_ranking_the_rest_by_count():
+    grid = [[0, 4, 4, 4], [0, 9, 9, 0], [0, 0, 0, 1]]
+    perm = renaming(grid, kept={0, 1})
+    assert sorted(perm) == list(range(10))
+    assert perm[0] == 0 and perm[1] == 1                   # kept
+    assert perm[4] == 2 and perm[9] == 3                    # most frequent free colour -> first free id
+    assert recolour(recolour(grid, perm), inverse(perm)) == grid
+
+
+def test_kept_colours_follow_icecuber_rule():
+    t, _ = frame_task()
+    assert kept_colours(t) == {0}                           # only 0 is in every input; 3, 5, 2, 7 vary
+
+
+def test_a_task_whose_colour_changes_per_demo_is_solved_through_the_view_and_renamed_back(engine):
+    t, answer = frame_task()
+    view, inverses = colour_view(t)
+    assert {v for _, o in view.demos for row in o for v in row} == {0, 1}    # every demo's role colour is now 1
+    plain = SearchSource(engine, canvases=(8,)).search([t])[0]
+    assert answer not in plain.grids[0]
+    both = SearchSource(engine, canvases=(8,), views=("task", "colours")).search([t])[0]
+    assert both.grids[0][0] == answer
+    assert both.programs[0][0].endswith("@colours")
+    assert both.candidates > plain.candidates
+
+
+def test_a_task_renamed_alike_in_every_pair_has_no_view():
+    same = Task("same", (([[0, 3], [3, 3]], [[3, 3], [0, 3]]), ([[3, 0], [0, 0]], [[0, 0], [0, 3]])),
+                ([[0, 0], [3, 0]],), "synthetic")
+    assert colour_view(same) is None
+
+
+def test_unknown_views_are_refused(engine):
+    with pytest.raises(ValueError, match="rail.views"):
+        SearchSource(engine, views=("task", "flips"))
+    with pytest.raises(ValueError, match="rail.views"):
+        SearchSource(engine, views=("colours",))
