@@ -35,6 +35,7 @@
 #                                            split, the held-out fifth and ARC-AGI-1 eval, then with it on
 #                                            ARC-AGI-2 eval, ARC-AGI-1 train and ARC-AGI-1 eval at 512 states,
 #                                            then the search GPU tests; detached, polled like issue15
+#                                            (VIEWS_OFF / VIEWS_ON: the two view lists, W256=0: no 512-state run)
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -182,7 +183,8 @@ compose_queue() {  # issue 15: composition off/on on ARC-AGI-1 training's splits
 }
 
 views_queue() {  # issue 15: the colour view off/on at rail=gpu, then the held-out sets with it on
-  local er="$PY scripts/eval_rails.py --device cuda" on="rail.views=[task,colours]" off="rail.views=[task]"
+  local er="$PY scripts/eval_rails.py --device cuda" on="rail.views=${VIEWS_ON:-[task,colours]}"
+  local off="rail.views=${VIEWS_OFF:-[task]}"
   local spec name
   for spec in "dev_off:--split train --dev $off" "dev_on:--split train --dev $on" \
       "held_off:--split train --heldout $off" "held_on:--split train --heldout $on" \
@@ -191,8 +193,8 @@ views_queue() {  # issue 15: the colour view off/on at rail=gpu, then the held-o
     name=${spec%%:*}
     step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
   done
-  step search_arc1_eval_w256_on 300 $er --version arc1 --split eval --out "$R/search_arc1_eval_w256_on.jsonl" \
-    rail=gpu rail.beam_width=256 rail.policy_topk=256 $on
+  [ "${W256:-1}" = 1 ] && step search_arc1_eval_w256_on 300 $er --version arc1 --split eval \
+    --out "$R/search_arc1_eval_w256_on.jsonl" rail=gpu rail.beam_width=256 rail.policy_topk=256 $on
   step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
   touch "$R/solo.finished"
 }
@@ -212,7 +214,8 @@ solo() {  # solo <queue>: the search queue alone on a fresh run dir, detached; p
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
   setsid nohup bash -c "$(declare -f step "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1} PIECES=${PIECES:-32} \
-    COMPOSE_OFF=${COMPOSE_OFF:-1}; $1" \
+    COMPOSE_OFF=${COMPOSE_OFF:-1} VIEWS_ON=${VIEWS_ON:-[task,colours]} VIEWS_OFF=${VIEWS_OFF:-[task]} \
+    W256=${W256:-1}; $1" \
     > "$R/solo_queue.out" 2>&1 \
     < /dev/null &
   local end=$(( $(date +%s) + ${WAIT:-540} ))

@@ -39,6 +39,7 @@ from topas_lit.modules.dsl import OP_NAMES  # noqa: E402
 from topas_lit.modules.dsl.program import program_text  # noqa: E402
 from topas_lit.modules.dsl.search import ANSWER_RAILS, RAILS, RailSearch  # noqa: E402
 from topas_lit.search.source import build_source  # noqa: E402
+from topas_lit.search.views import VIEWS  # noqa: E402
 
 
 def compose_cfg(overrides: list[str]):
@@ -242,9 +243,10 @@ def main() -> None:
           f"not only the first two)")
     print("answered per rail:     " + ", ".join(f"{k} {v}" for k, v in answered.items()) + "  (painter = no answer)")
     print("solved per rail:       " + ", ".join(f"{k} {v}" for k, v in solved_by.items() if k != "painter"))
-    via = [c for r in records for p, c in zip(r["programs"], r["correct"]) if p.endswith("@colours")]
-    if via:
-        print(f"colour view:           {len(via)} test inputs answered first through it, {sum(via)} of them right")
+    for view in VIEWS[1:]:
+        via = [c for r in records for p, c in zip(r["programs"], r["correct"]) if p.endswith(f"@{view}")]
+        if via:
+            print(f"{view + ' view:':<22} {len(via)} test inputs answered first through it, {sum(via)} of them right")
     print(f"candidates verified:   {candidates:,} ({candidates / wall:,.0f}/s); wall time {wall:.1f}s "
           f"({len(ts) / wall:.1f} tasks/s)")
     if args.out:

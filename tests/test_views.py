@@ -1,12 +1,13 @@
-"""The colour view (topas_lit/search/views.py): per-pair renamings are permutations fixed by the input alone,
+"""The views (topas_lit/search/views.py): per-pair colour renamings are permutations fixed by the input alone,
 shared colours keep their ids, a task whose roles change colour per demo is solved through the view and its answer
-is renamed back, and a task renamed alike in every pair gets no view."""
+is renamed back, and a task renamed alike in every pair gets no view; the transposed view finds a rule the primitives
+hold for rows only and transposes its answer back."""
 import pytest
 
 from topas_lit.data.tasks import Task
 from topas_lit.search.engine import SearchEngine
 from topas_lit.search.source import SearchSource
-from topas_lit.search.views import colour_view, inverse, kept_colours, recolour, renaming
+from topas_lit.search.views import colour_view, inverse, kept_colours, recolour, renaming, transpose_view
 
 
 def framed(colour: int, h: int, w: int, at: tuple[int, int]):
@@ -66,3 +67,24 @@ def test_unknown_views_are_refused(engine):
         SearchSource(engine, views=("task", "flips"))
     with pytest.raises(ValueError, match="rail.views"):
         SearchSource(engine, views=("colours",))
+
+
+def column_of_count(colour: int, cells: list[tuple[int, int]], h: int, w: int):
+    """A grid with ``cells`` of ``colour``, and a column of as many cells of it (no depth-1 primitive draws one)."""
+    grid = [[0] * w for _ in range(h)]
+    for r, c in cells:
+        grid[r][c] = colour
+    return grid, [[colour] for _ in cells]
+
+
+def test_the_transposed_view_finds_a_rule_the_primitives_hold_for_rows_only(engine):
+    demos = (column_of_count(3, [(0, 0), (2, 1)], 3, 3), column_of_count(3, [(1, 1), (1, 2), (2, 0)], 3, 4),
+             column_of_count(3, [(0, 3)], 2, 4))
+    test, answer = column_of_count(3, [(0, 0), (1, 1), (2, 2), (3, 0)], 4, 3)
+    t = Task("column", demos, (test,), "synthetic")
+    view, back = transpose_view(t)
+    assert view.demos[0][1] == [[3, 3]] and back[0]([[1, 2]]) == [[1], [2]]
+    plain = SearchSource(engine, canvases=(8,)).search([t])[0]
+    assert answer not in plain.grids[0]
+    both = SearchSource(engine, canvases=(8,), views=("task", "transpose")).search([t])[0]
+    assert both.grids[0][0] == answer and both.programs[0][0] == "count_to_row @transpose"

@@ -22,7 +22,7 @@ from topas_lit.modules.dsl.program import program_text
 from topas_lit.modules.dsl.search import COMPOSE
 from topas_lit.search.engine import ENGINE_RAILS, SearchEngine, SearchResult
 from topas_lit.search.pack import CANVASES, background, bucket, pack, swap_colours, with_background
-from topas_lit.search.views import VIEWS, colour_view, recolour
+from topas_lit.search.views import BUILD, VIEWS
 
 CANDIDATE_HAS_SOURCE = "source" in {f.name for f in dataclasses.fields(Candidate)}
 
@@ -70,15 +70,14 @@ def host_answers(tasks: list[Task], res: SearchResult, attempts: int, background
     return out
 
 
-def with_view(task: TaskAnswers, view: TaskAnswers, inverses: list[list[int]], name: str, attempts: int
-              ) -> TaskAnswers:
-    """``task``'s answers followed by its ``view``'s (each test input's answers renamed back through
-    ``inverses[q]``, program text marked ``@name``), distinct grids, at most ``attempts`` per test input."""
+def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str, attempts: int) -> TaskAnswers:
+    """``task``'s answers followed by its ``view``'s (each test input's answers mapped back through ``back[q]``,
+    program text marked ``@name``), distinct grids, at most ``attempts`` per test input."""
     grids, programs, rails = [], [], []
-    for q, inv in enumerate(inverses):
+    for q, inv in enumerate(back):
         g_q, p_q, r_q = list(task.grids[q]), list(task.programs[q]), list(task.rails[q])
         for grid, prog, rail in zip(view.grids[q], view.programs[q], view.rails[q]):
-            grid = recolour(grid, inv)
+            grid = inv(grid)
             if len(g_q) < attempts and grid not in g_q:
                 g_q.append(grid)
                 p_q.append(f"{prog} @{name}")
@@ -113,11 +112,12 @@ class SearchSource:
         with that colour and 0 swapped (the primitives treat 0 as the background), its answers swapped back.
         ``cpu_workers``: on CPU, the search calls (canvas buckets) are shared by this many processes of one thread
         each (the answers do not depend on it). ``views``: the task as given (``task``) and, with ``colours``, its
-        colours renamed per pair (``topas_lit/search/views.py``), searched in the same calls; a task's own answers
-        rank before its colour view's."""
+        colours renamed per pair, with ``transpose``, its grids transposed (``topas_lit/search/views.py``), all
+        searched in the same calls; a task's own answers rank first, then its views' in the order given."""
         unknown = set(views) - set(VIEWS)
-        if unknown or "task" not in views:
-            raise ValueError(f"rail.views {list(views)}: must hold 'task' and only names from {list(VIEWS)}")
+        if unknown or not views or views[0] != "task":
+            raise ValueError(f"rail.views {list(views)}: must start with 'task' and hold only names from "
+                             f"{list(VIEWS)}")
         self.engine = engine.to(device)
         self.name, self.device = name, torch.device(device)
         self.canvases, self.tasks_per_call, self.max_demos, self.attempts = tuple(canvases), tasks_per_call, \
@@ -127,16 +127,17 @@ class SearchSource:
 
     def search(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
         """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform)."""
-        views = [colour_view(t) if "colours" in self.views else None for t in tasks]
-        extra = [i for i, v in enumerate(views) if v is not None]
+        extra = [(name, i, view) for name in self.views[1:] for i, t in enumerate(tasks)
+                 if (view := BUILD[name](t)) is not None]              # (view name, task index, (task, back-maps))
         if not extra:
             return self.search_tasks(tasks, op_prior)
         if op_prior is not None:
-            op_prior = torch.cat([op_prior, op_prior[torch.tensor(extra, device=op_prior.device)]])
-        found = self.search_tasks(list(tasks) + [views[i][0] for i in extra], op_prior)
+            idx = torch.tensor([i for _, i, _ in extra], device=op_prior.device)
+            op_prior = torch.cat([op_prior, op_prior[idx]])
+        found = self.search_tasks(list(tasks) + [view[0] for _, _, view in extra], op_prior)
         out = found[:len(tasks)]
-        for k, i in enumerate(extra):
-            out[i] = with_view(out[i], found[len(tasks) + k], views[i][1], "colours", self.attempts)
+        for (name, i, view), ans in zip(extra, found[len(tasks):]):
+            out[i] = with_view(out[i], ans, view[1], name, self.attempts)
         return out
 
     def search_tasks(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:

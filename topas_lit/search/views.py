@@ -1,5 +1,5 @@
-"""Views of a task for the search: the task as given, and its colours normalised per grid pair (icecuber's
-``normalizeCols``, simplified).
+"""Views of a task for the search: the task as given, its colours normalised per grid pair (icecuber's
+``normalizeCols``, simplified), and the task transposed.
 
 In many tasks a role is played by a different colour in every demo (the shape is red in one demo, blue in the next).
 A program whose constants are fitted on the demos cannot follow that. The colour view renames colours per pair so
@@ -9,13 +9,22 @@ their ids; each pair's remaining input colours, most frequent first (ties: lower
 and the colours left over take the ids left over, in order. The renaming is a permutation defined by the pair's
 input alone, so it applies to a test input too and an answer maps back through its inverse. A program that
 reproduces every renamed demo output reproduces every real one.
+
+The transposed view swaps rows and columns of every grid: a rule the primitives hold for one direction only
+(a ray, a split, a band) is found for the other; answers are transposed back.
+
+A view is ``fn(task) -> (view task, per test input a function mapping its answer back)`` or None where it adds
+nothing.
 """
 from __future__ import annotations
+
+import functools
+from typing import Callable
 
 from topas_lit.data.tasks import Task
 
 N_COLOURS = 10
-VIEWS = ("task", "colours")
+VIEWS = ("task", "colours", "colours_position", "transpose")
 
 
 def colour_set(grid: list) -> set[int]:
@@ -32,14 +41,17 @@ def kept_colours(task: Task) -> set[int]:
     return andin | save | (andin - orout) | (orout - orin)
 
 
-def renaming(grid: list, kept: set[int]) -> list[int]:
-    """The colour permutation of one pair, from its input ``grid``: ``perm[c]`` is colour c's new id."""
-    counts = [0] * N_COLOURS
-    for row in grid:
-        for v in row:
+def renaming(grid: list, kept: set[int], by: str = "count") -> list[int]:
+    """The colour permutation of one pair, from its input ``grid``: ``perm[c]`` is colour c's new id. ``by``:
+    free colours ranked by ``count`` (most cells first) or by ``position`` (first met in reading order)."""
+    counts, first = [0] * N_COLOURS, [N_COLOURS * 10 ** 4] * N_COLOURS
+    for r, row in enumerate(grid):
+        for c, v in enumerate(row):
             counts[v] += 1
+            first[v] = min(first[v], r * 100 + c)
     free = [c for c in range(N_COLOURS) if c not in kept]
-    ranked = sorted((c for c in free if counts[c]), key=lambda c: (-counts[c], c))
+    rank = (lambda c: (-counts[c], c)) if by == "count" else (lambda c: first[c])
+    ranked = sorted((c for c in free if counts[c]), key=rank)
     ranked += [c for c in free if not counts[c]]
     perm = list(range(N_COLOURS))
     for slot, c in zip(free, ranked):
@@ -58,14 +70,32 @@ def inverse(perm: list[int]) -> list[int]:
     return inv
 
 
-def colour_view(task: Task) -> tuple[Task, list[list[int]]] | None:
+def colour_view(task: Task, by: str = "count") -> tuple[Task, list[Callable[[list], list]]] | None:
     """``task`` with colours renamed per pair and, per test input, the inverse renaming of its answers; None where
     the view adds nothing (every pair renamed alike: the search's fitted colours already cover one renaming)."""
     kept = kept_colours(task)
-    demo_perms = [renaming(i, kept) for i, _ in task.demos]
-    test_perms = [renaming(g, kept) for g in task.test_inputs]
+    demo_perms = [renaming(i, kept, by) for i, _ in task.demos]
+    test_perms = [renaming(g, kept, by) for g in task.test_inputs]
     if all(p == demo_perms[0] for p in demo_perms + test_perms):
         return None
     view = Task(task.id, tuple((recolour(i, p), recolour(o, p)) for (i, o), p in zip(task.demos, demo_perms)),
                 tuple(recolour(g, p) for g, p in zip(task.test_inputs, test_perms)), task.source)
-    return view, [inverse(p) for p in test_perms]
+    return view, [functools.partial(recolour, perm=inverse(p)) for p in test_perms]
+
+
+def transpose(grid: list) -> list:
+    return [list(row) for row in zip(*grid)]
+
+
+def transpose_view(task: Task) -> tuple[Task, list[Callable[[list], list]]] | None:
+    """``task`` with every grid transposed; None where every grid is its own transpose."""
+    grids = [g for pair in task.demos for g in pair] + list(task.test_inputs)
+    if all(transpose(g) == g for g in grids):
+        return None
+    view = Task(task.id, tuple((transpose(i), transpose(o)) for i, o in task.demos),
+                tuple(transpose(g) for g in task.test_inputs), task.source)
+    return view, [transpose] * len(task.test_inputs)
+
+
+BUILD = {"colours": colour_view, "colours_position": functools.partial(colour_view, by="position"),
+         "transpose": transpose_view}
