@@ -37,6 +37,10 @@ def test_renaming_is_a_permutation_keeping_the_kept_colours_and_ranking_the_rest
     assert perm[0] == 0 and perm[1] == 1                   # kept
     assert perm[4] == 2 and perm[9] == 3                    # most frequent free colour -> first free id
     assert recolour(recolour(grid, perm), inverse(perm)) == grid
+    by_position = renaming(grid, kept={0, 1}, by="position")
+    assert by_position[4] == 2 and by_position[9] == 3 and sorted(by_position) == list(range(10))
+    assert renaming([[0, 9, 4, 4, 4]], kept={0}, by="position")[9] == 1          # first met, though fewer cells
+    assert renaming([[0, 9, 4, 4, 4]], kept={0})[4] == 1                         # most cells
 
 
 def test_kept_colours_follow_icecuber_rule():

@@ -1,5 +1,6 @@
 """Views of a task for the search: the task as given, its colours normalised per grid pair (icecuber's
-``normalizeCols``, simplified), and the task transposed.
+``normalizeCols``, simplified; free colours ranked by count, ``colours``, or by their first cell in reading order,
+``colours_position``), and the task transposed.
 
 In many tasks a role is played by a different colour in every demo (the shape is red in one demo, blue in the next).
 A program whose constants are fitted on the demos cannot follow that. The colour view renames colours per pair so
