@@ -36,6 +36,10 @@
 #                                            ARC-AGI-2 eval, ARC-AGI-1 train and ARC-AGI-1 eval at 512 states,
 #                                            then the search GPU tests; detached, polled like issue15
 #                                            (VIEWS_OFF / VIEWS_ON: the two view lists, W256=0: no 512-state run)
+#   bash benchmarks/h200_lease.sh budget     rail=gpu with its views at 256 and 512 states on the development
+#                                            split; the budget solving most development tasks within an estimated
+#                                            120 s of ARC-AGI-1 eval (rule in the function) on ARC-AGI-1 and
+#                                            ARC-AGI-2 eval; detached, polled like issue15
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -199,6 +203,27 @@ views_queue() {  # issue 15: the colour view off/on at rail=gpu, then the held-o
   touch "$R/solo.finished"
 }
 
+budget_queue() {  # issue 15: the rail=gpu budget with its views, chosen on the development split within 120 s
+  # rule (fixed before the run): most development tasks among the budgets whose estimated ARC-AGI-1 eval wall
+  # (development wall x RATIO, the eval/dev wall ratio of rail=gpu measured with the same views) is <= 120 s;
+  # ties: the cheaper. rail=gpu itself (128 states) was measured in the previous lease (228 tasks, 34.4 s).
+  local er="$PY scripts/eval_rails.py --device cuda" best="rail=gpu" best_n=${BASE_N:-228} spec name n wall
+  for spec in "w128:rail.beam_width=128 rail.policy_topk=128" "w256:rail.beam_width=256 rail.policy_topk=256"; do
+    name=${spec%%:*}
+    step "search_dev_$name" 300 $er --split train --dev --out "$R/search_dev_$name.jsonl" rail=gpu ${spec#*:}
+    n=$(grep -o "per task: *[0-9.]* ([0-9]*" "$R/search_dev_$name.log" | grep -o "[0-9]*$")
+    wall=$(grep -o "wall time [0-9.]*" "$R/search_dev_$name.log" | grep -o "[0-9.]*$")
+    if [ -n "$n" ] && [ "$n" -gt "$best_n" ] && \
+       python3 -c "import sys; sys.exit(0 if $wall * ${RATIO:-1.67} <= 120 else 1)"; then
+      best_n=$n; best="rail=gpu ${spec#*:}"
+    fi
+  done
+  echo "chosen on the development split: $best ($best_n tasks)" >> "$R/progress.txt"
+  step search_arc1_eval_best 300 $er --version arc1 --split eval --out "$R/search_arc1_eval_best.jsonl" $best
+  step search_arc2_eval_best 300 $er --version arc2 --split eval --out "$R/search_arc2_eval_best.jsonl" $best
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -269,6 +294,7 @@ issue15) solo solo_queue ;;
 chunks) solo chunk_queue ;;
 compose) solo compose_queue ;;
 views) solo views_queue ;;
+budget) solo budget_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m
