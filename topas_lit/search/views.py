@@ -5,7 +5,7 @@
 In many tasks a role is played by a different colour in every demo (the shape is red in one demo, blue in the next).
 A program whose constants are fitted on the demos cannot follow that. The colour view renames colours per pair so
 that each role gets one colour across the task: colours every input has, and the colours icecuber keeps (in every
-output and no input, or in every input and no output; every output colour when all outputs share their colours) keep
+output and no input, or in some output and no input; every output colour when all outputs share their colours) keep
 their ids; each pair's remaining input colours, most frequent first (ties: lower id), take the free ids in order,
 and the colours left over take the ids left over, in order. The renaming is a permutation defined by the pair's
 input alone, so it applies to a test input too and an answer maps back through its inverse. A program that
@@ -23,8 +23,8 @@ import functools
 from typing import Callable
 
 from topas_lit.data.tasks import Task
+from topas_lit.modules.dsl.grid import N_COLOURS
 
-N_COLOURS = 10
 VIEWS = ("task", "colours", "colours_position", "transpose")
 
 
@@ -39,19 +39,16 @@ def kept_colours(task: Task) -> set[int]:
     orin, andin = set().union(*ins), set.intersection(*ins)
     orout, andout = set().union(*outs), set.intersection(*outs)
     save = andout if orout == andout else andout - orin
-    return andin | save | (andin - orout) | (orout - orin)
+    return andin | save | (orout - orin)
 
 
 def renaming(grid: list, kept: set[int], by: str = "count") -> list[int]:
     """The colour permutation of one pair, from its input ``grid``: ``perm[c]`` is colour c's new id. ``by``:
     free colours ranked by ``count`` (most cells first) or by ``position`` (first met in reading order)."""
-    counts, first = [0] * N_COLOURS, [N_COLOURS * 10 ** 4] * N_COLOURS
-    for r, row in enumerate(grid):
-        for c, v in enumerate(row):
-            counts[v] += 1
-            first[v] = min(first[v], r * 100 + c)
+    cells = [v for row in grid for v in row]
+    counts = [cells.count(c) for c in range(N_COLOURS)]
     free = [c for c in range(N_COLOURS) if c not in kept]
-    rank = (lambda c: (-counts[c], c)) if by == "count" else (lambda c: first[c])
+    rank = (lambda c: (-counts[c], c)) if by == "count" else cells.index
     ranked = sorted((c for c in free if counts[c]), key=rank)
     ranked += [c for c in free if not counts[c]]
     perm = list(range(N_COLOURS))
