@@ -61,6 +61,16 @@ def test_a_task_whose_colour_changes_per_demo_is_solved_through_the_view_and_ren
     assert both.candidates > plain.candidates
 
 
+def test_a_view_equal_to_an_earlier_one_is_searched_once_and_answers_alike(engine):
+    t, answer = frame_task()
+    count, position = colour_view(t), colour_view(t, by="position")
+    assert (count[0].demos, count[0].test_inputs) == (position[0].demos, position[0].test_inputs)  # one pixel each
+    one = SearchSource(engine, canvases=(8,), views=("task", "colours")).search([t])[0]
+    both = SearchSource(engine, canvases=(8,), views=("task", "colours", "colours_position")).search([t])[0]
+    assert both.grids == one.grids and both.grids[0][0] == answer
+    assert both.candidates == one.candidates           # the position view reused the count view's search
+
+
 def test_a_task_renamed_alike_in_every_pair_has_no_view():
     same = Task("same", (([[0, 3], [3, 3]], [[3, 3], [0, 3]]), ([[3, 0], [0, 0]], [[0, 0], [0, 3]])),
                 ([[0, 0], [3, 0]],), "synthetic")

@@ -126,17 +126,30 @@ class SearchSource:
         self.views = tuple(views)
 
     def search(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
-        """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform)."""
+        """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform). A view
+        whose grids equal an earlier view's of the same task (the count and feature rankings often agree) is
+        searched once: its answers are the earlier view's search mapped back through its own renaming."""
         extra = [(name, i, view) for name in self.views[1:] for i, t in enumerate(tasks)
                  if (view := BUILD[name](t)) is not None]              # (view name, task index, (task, back-maps))
         if not extra:
             return self.search_tasks(tasks, op_prior)
+        searched: dict[tuple, int] = {}                                # (task index, grids) -> index in ``views``
+        views, which = [], []
+        for _, i, (view, _) in extra:
+            j = searched.setdefault((i, repr((view.demos, view.test_inputs))), len(views))
+            if j == len(views):
+                views.append((i, view))
+            which.append(j)
         if op_prior is not None:
-            idx = torch.tensor([i for _, i, _ in extra], device=op_prior.device)
+            idx = torch.tensor([i for i, _ in views], device=op_prior.device)
             op_prior = torch.cat([op_prior, op_prior[idx]])
-        found = self.search_tasks(list(tasks) + [view[0] for _, _, view in extra], op_prior)
-        out = found[:len(tasks)]
-        for (name, i, view), ans in zip(extra, found[len(tasks):]):
+        found = self.search_tasks(list(tasks) + [view for _, view in views], op_prior)
+        out, first = found[:len(tasks)], set()
+        for (name, i, view), j in zip(extra, which):
+            ans = found[len(tasks) + j]
+            if j in first:                                             # searched once: its candidates counted once
+                ans = dataclasses.replace(ans, candidates=0)
+            first.add(j)
             out[i] = with_view(out[i], ans, view[1], name, self.attempts)
         return out
 
