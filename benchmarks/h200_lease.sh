@@ -51,6 +51,10 @@
 #                                            the budget chosen by the rule in the function on ARC-AGI-2 eval,
 #                                            ARC-AGI-1 train and the fresh pool; then the search GPU tests;
 #                                            detached, polled like issue15
+#   bash benchmarks/h200_lease.sh ranking    rail=gpu on ARC-AGI-1 train, ARC-AGI-1 eval, ARC-AGI-2 eval and the fresh
+#                                            pool, every view's kept answers recorded with their program steps and
+#                                            view counts (the answer orders are then compared offline:
+#                                            scripts/rank_answers.py); then the search GPU tests; polled like issue15
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -303,6 +307,17 @@ dedupe_queue() {  # issue 15: rail=gpu with views equal to an earlier view searc
   touch "$R/solo.finished"
 }
 
+ranking_queue() {  # issue 15: every kept answer of rail=gpu's search, for the answer-order comparison
+  local er="$PY scripts/eval_rails.py --device cuda" spec name
+  for spec in "arc1_train:--version arc1 --split train" "arc1_eval:--version arc1 --split eval" \
+      "arc2_eval:--version arc2 --split eval" "fresh:--fresh"; do
+    name=${spec%%:*}
+    step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
+  done
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -376,6 +391,7 @@ views) solo views_queue ;;
 budget) solo budget_queue ;;
 unique) solo unique_queue ;;
 dedupe) solo dedupe_queue ;;
+ranking) solo ranking_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

@@ -104,12 +104,15 @@ def record(task, q: int, answer, grids: list, rails: list, programs: list, rec: 
     rec["programs"].append(programs[0] if programs else "painter")
     rec["correct"].append(correct)
     rec.setdefault("kept_correct", []).append(answer is not None and answer in grids)   # any kept answer right
+    rec.setdefault("kept", []).append(list(programs))                                  # every kept answer's program
+    rec.setdefault("right_at", []).append(grids.index(answer) if answer is not None and answer in grids else None)
     return next((r for g, r in zip(grids[:2], rails) if g == answer), None) if correct else None
 
 
 def run_v2(args, cfg, ts, model):
-    # every kept answer comes back (for "right among the kept"); pass@2 reads the first two
-    source = build_source(cfg.rail, args.device, max_demos=args.max_demos, attempts=cfg.rail.answers_kept)
+    # every kept answer of every view comes back (for "right among the kept"); pass@2 reads the first two
+    source = build_source(cfg.rail, args.device, max_demos=args.max_demos,
+                          attempts=cfg.rail.answers_kept * len(cfg.rail.views))
     prior = task_prior(model, ts.tasks, source.engine.n_ops, source.engine.depth, args.device, args.max_demos)
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -122,6 +125,8 @@ def run_v2(args, cfg, ts, model):
         for q in range(len(task.test_inputs)):
             sol = ts.solutions.get(task.id, [None] * (q + 1))[q]
             rail = record(task, q, sol, ans.grids[q], ans.rails[q], ans.programs[q], rec)
+            rec.setdefault("kept_steps", []).append(ans.steps[q])
+            rec.setdefault("kept_views", []).append(ans.views[q])
             answered[rec["rails"][-1]] += 1
             if rail is not None:
                 solved_by[rail] += 1

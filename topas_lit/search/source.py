@@ -36,6 +36,26 @@ class TaskAnswers:
     programs: list[list]    # [test input][answer] program text
     rails: list[list]       # [test input][answer] rail name
     candidates: int         # child states evaluated for this task
+    steps: list[list] = dataclasses.field(default_factory=list)   # [test input][answer] ops in its program(s)
+    views: list[list] = dataclasses.field(default_factory=list)   # [test input][answer] views that found the grid
+
+
+ANSWER_ORDERS = ("found", "views", "steps", "views_steps")
+
+
+def ranked(answers: TaskAnswers, order: str, attempts: int) -> TaskAnswers:
+    """Per test input, the answers in ``order`` (a stable sort of the found order: the task's own answers as the
+    engine ranked them, then each view's), at most ``attempts``: ``found`` keeps that order, ``views`` puts the
+    grids more views found first, ``steps`` the programs of fewer ops first, ``views_steps`` both (views first)."""
+    keys = {"found": lambda v, n: 0, "views": lambda v, n: -v, "steps": lambda v, n: n,
+            "views_steps": lambda v, n: (-v, n)}[order]
+    fields = []
+    for q in range(len(answers.grids)):
+        rows = list(zip(answers.grids[q], answers.programs[q], answers.rails[q], answers.steps[q], answers.views[q]))
+        rows = sorted(rows, key=lambda r: keys(r[4], r[3]))[:attempts]
+        fields.append([list(col) for col in zip(*rows)] if rows else [[], [], [], [], []])
+    grids, programs, rails, steps, views = (list(x) for x in zip(*fields)) if fields else ([],) * 5
+    return TaskAnswers(answers.task_id, grids, programs, rails, answers.candidates, steps, views)
 
 
 def host_answers(tasks: list[Task], res: SearchResult, attempts: int, backgrounds: list[int] | None = None
@@ -46,9 +66,9 @@ def host_answers(tasks: list[Task], res: SearchResult, attempts: int, background
                                                                          res.n_parts, res.rail, res.candidates))
     out = []
     for n, task in enumerate(tasks):
-        grids, programs, rails = [], [], []
+        grids, programs, rails, steps = [], [], [], []
         for q in range(len(task.test_inputs)):
-            g_q, p_q, r_q = [], [], []
+            g_q, p_q, r_q, n_q = [], [], [], []
             for a in range(score.shape[1]):
                 if not math.isfinite(float(score[n, a])):
                     break
@@ -61,31 +81,37 @@ def host_answers(tasks: list[Task], res: SearchResult, attempts: int, background
                 texts = [program_text(parts[n, a, k].tolist(), OP_NAMES) for k in range(int(n_parts[n, a]))]
                 p_q.append(f"{COMPOSE}({' ; '.join(texts)})" if name == COMPOSE else texts[0])
                 r_q.append(name)
+                n_q.append(int((parts[n, a, :int(n_parts[n, a])] != 0).sum()))
                 if len(g_q) == attempts:
                     break
             grids.append(g_q)
             programs.append(p_q)
             rails.append(r_q)
-        out.append(TaskAnswers(task.id, grids, programs, rails, int(cands[n])))
+            steps.append(n_q)
+        out.append(TaskAnswers(task.id, grids, programs, rails, int(cands[n]), steps, [[1] * len(g) for g in grids]))
     return out
 
 
-def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str, attempts: int) -> TaskAnswers:
+def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str) -> TaskAnswers:
     """``task``'s answers followed by its ``view``'s (each test input's answers mapped back through ``back[q]``,
-    program text marked ``@name``), distinct grids, at most ``attempts`` per test input."""
-    grids, programs, rails = [], [], []
+    program text marked ``@name``); a grid the task's answers already hold counts one more view instead."""
+    grids, programs, rails, steps, views = [], [], [], [], []
     for q, inv in enumerate(back):
         g_q, p_q, r_q = list(task.grids[q]), list(task.programs[q]), list(task.rails[q])
-        for grid, prog, rail in zip(view.grids[q], view.programs[q], view.rails[q]):
+        n_q, v_q = list(task.steps[q]), list(task.views[q])
+        for grid, prog, rail, n in zip(view.grids[q], view.programs[q], view.rails[q], view.steps[q]):
             grid = inv(grid)
-            if len(g_q) < attempts and grid not in g_q:
-                g_q.append(grid)
-                p_q.append(f"{prog} @{name}")
-                r_q.append(rail)
-        grids.append(g_q)
-        programs.append(p_q)
-        rails.append(r_q)
-    return TaskAnswers(task.task_id, grids, programs, rails, task.candidates + view.candidates)
+            if grid in g_q:
+                v_q[g_q.index(grid)] += 1
+                continue
+            g_q.append(grid)
+            p_q.append(f"{prog} @{name}")
+            r_q.append(rail)
+            n_q.append(n)
+            v_q.append(1)
+        for x, y in zip((grids, programs, rails, steps, views), (g_q, p_q, r_q, n_q, v_q)):
+            x.append(y)
+    return TaskAnswers(task.task_id, grids, programs, rails, task.candidates + view.candidates, steps, views)
 
 
 def step_scores(op_prior: Tensor | None, depth: int, n_ops: int) -> Tensor | None:
@@ -107,13 +133,15 @@ class SearchSource:
     def __init__(self, engine: SearchEngine, name: str = "rails", device: str | torch.device = "cpu",
                  canvases: tuple[int, ...] = CANVASES, tasks_per_call: int = 256, max_demos: int = 10,
                  attempts: int = 2, normalise_background: bool = True, cpu_workers: int = 1,
-                 views: tuple[str, ...] = ("task",)):
+                 views: tuple[str, ...] = ("task",), answer_order: str = "found"):
         """``normalise_background``: a task whose inputs all share a most common colour other than 0 is searched
         with that colour and 0 swapped (the primitives treat 0 as the background), its answers swapped back.
         ``cpu_workers``: on CPU, the search calls (canvas buckets) are shared by this many processes of one thread
         each (the answers do not depend on it). ``views``: the task as given (``task``) and, with ``colours``, its
         colours renamed per pair, with ``transpose``, its grids transposed (``topas_lit/search/views.py``), all
-        searched in the same calls; a task's own answers rank first, then its views' in the order given."""
+        searched in the same calls; a task's own answers come first, then its views' in the order given.
+        ``answer_order``: how each test input's answers are ranked before the first ``attempts`` are kept
+        (``ranked``: that found order, or more views first, or fewer program steps first)."""
         unknown = set(views) - set(VIEWS)
         if unknown or not views or views[0] != "task":
             raise ValueError(f"rail.views {list(views)}: must start with 'task' and hold only names from "
@@ -124,6 +152,9 @@ class SearchSource:
             max_demos, attempts
         self.normalise_background, self.cpu_workers = normalise_background, cpu_workers
         self.views = tuple(views)
+        if answer_order not in ANSWER_ORDERS:
+            raise ValueError(f"rail.answer_order {answer_order!r}: one of {list(ANSWER_ORDERS)}")
+        self.answer_order = answer_order
 
     def search(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
         """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform). A view
@@ -132,7 +163,7 @@ class SearchSource:
         extra = [(name, i, view) for name in self.views[1:] for i, t in enumerate(tasks)
                  if (view := BUILD[name](t)) is not None]              # (view name, task index, (task, back-maps))
         if not extra:
-            return self.search_tasks(tasks, op_prior)
+            return [ranked(a, self.answer_order, self.attempts) for a in self.search_tasks(tasks, op_prior)]
         searched: dict[tuple, int] = {}                                # (task index, grids) -> index in ``views``
         views, which = [], []
         for _, i, (view, _) in extra:
@@ -150,8 +181,8 @@ class SearchSource:
             if j in first:                                             # searched once: its candidates counted once
                 ans = dataclasses.replace(ans, candidates=0)
             first.add(j)
-            out[i] = with_view(out[i], ans, view[1], name, self.attempts)
-        return out
+            out[i] = with_view(out[i], ans, view[1], name)
+        return [ranked(a, self.answer_order, self.attempts) for a in out]
 
     def search_tasks(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
         """The search over ``tasks`` as given (no views)."""
@@ -168,7 +199,7 @@ class SearchSource:
             results = [run_call(self.engine, job, self.max_demos) for job in jobs]
         out: list[TaskAnswers | None] = [None] * len(tasks)
         for (side, part), (_, sub, _), res in zip(calls, jobs, results):
-            for i, ans in zip(part, host_answers(sub, res, self.attempts, [bgs[i] for i in part])):
+            for i, ans in zip(part, host_answers(sub, res, self.engine.answers_kept, [bgs[i] for i in part])):
                 out[i] = ans
         return out
 
@@ -229,4 +260,4 @@ def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", 
                           compose_pieces=rail.compose_pieces, compose_steps=rail.compose_steps)
     return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos, attempts,
                         normalise_background=rail.normalise_background, cpu_workers=rail.cpu_workers,
-                        views=tuple(rail.views))
+                        views=tuple(rail.views), answer_order=rail.get("answer_order", "found"))
