@@ -132,3 +132,14 @@ def test_the_unique_view_gives_a_role_one_colour_where_counts_disagree():
     assert back[0](view.test_inputs[0]) == t.test_inputs[0]
     blob_ids = [set(g[0]) - {0} for g in [i for i, _ in view.demos] + list(view.test_inputs)]
     assert blob_ids[0] == blob_ids[1] == blob_ids[2] != {pixel_id}   # the blob: one other id in every pair
+
+
+def test_answer_orders_rank_by_views_then_steps_keeping_the_found_order_on_ties():
+    from topas_lit.search.source import TaskAnswers, ranked
+    grids = [[[1]], [[2]], [[3]], [[4]]]
+    answers = TaskAnswers("t", [grids], [["a | b | c", "d", "e | f", "g"]], [["beam"] * 4], 0, [[3, 1, 2, 1]],
+                          [[1, 1, 2, 1]])
+    assert ranked(answers, "found", 2).grids == [grids[:2]]
+    assert ranked(answers, "views", 2).grids == [[[[3]], [[1]]]]              # found by two views, then found order
+    assert ranked(answers, "steps", 3).grids == [[[[2]], [[4]], [[3]]]]       # 1 op, 1 op (found order), 2 ops
+    assert ranked(answers, "views_steps", 4).programs == [["e | f", "d", "g", "a | b | c"]]
