@@ -143,3 +143,10 @@ def test_answer_orders_rank_by_views_then_steps_keeping_the_found_order_on_ties(
     assert ranked(answers, "views", 2).grids == [[[[3]], [[1]]]]              # found by two views, then found order
     assert ranked(answers, "steps", 3).grids == [[[[2]], [[4]], [[3]]]]       # 1 op, 1 op (found order), 2 ops
     assert ranked(answers, "views_steps", 4).programs == [["e | f", "d", "g", "a | b | c"]]
+
+
+def test_a_view_searched_once_votes_once(engine):
+    t, answer = frame_task()
+    one = SearchSource(engine, canvases=(8,), views=("task", "colours"), attempts=4).search([t])[0]
+    both = SearchSource(engine, canvases=(8,), views=("task", "colours", "colours_position"), attempts=4).search([t])[0]
+    assert both.views == one.views and both.grids == one.grids

@@ -92,9 +92,10 @@ def host_answers(tasks: list[Task], res: SearchResult, attempts: int, background
     return out
 
 
-def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str) -> TaskAnswers:
+def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str, vote: bool = True) -> TaskAnswers:
     """``task``'s answers followed by its ``view``'s (each test input's answers mapped back through ``back[q]``,
-    program text marked ``@name``); a grid the task's answers already hold counts one more view instead."""
+    program text marked ``@name``); a grid the task's answers already hold counts one more view instead (unless
+    not ``vote``: the view's search is one counted already)."""
     grids, programs, rails, steps, views = [], [], [], [], []
     for q, inv in enumerate(back):
         g_q, p_q, r_q = list(task.grids[q]), list(task.programs[q]), list(task.rails[q])
@@ -102,7 +103,7 @@ def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str) -> Ta
         for grid, prog, rail, n in zip(view.grids[q], view.programs[q], view.rails[q], view.steps[q]):
             grid = inv(grid)
             if grid in g_q:
-                v_q[g_q.index(grid)] += 1
+                v_q[g_q.index(grid)] += vote
                 continue
             g_q.append(grid)
             p_q.append(f"{prog} @{name}")
@@ -178,10 +179,11 @@ class SearchSource:
         out, first = found[:len(tasks)], set()
         for (name, i, view), j in zip(extra, which):
             ans = found[len(tasks) + j]
-            if j in first:                                             # searched once: its candidates counted once
+            again = j in first                  # searched once: its candidates and its vote count once
+            if again:
                 ans = dataclasses.replace(ans, candidates=0)
             first.add(j)
-            out[i] = with_view(out[i], ans, view[1], name)
+            out[i] = with_view(out[i], ans, view[1], name, vote=not again)
         return [ranked(a, self.answer_order, self.attempts) for a in out]
 
     def search_tasks(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
