@@ -87,6 +87,9 @@ step() {  # step <name> <timeout_s> <command...>: run, log to $R/<name>.log, not
   return $rc
 }
 
+tasks() { grep -o "per task: *[0-9.]* ([0-9]*" "$R/search_$1.log" | grep -o "[0-9]*$"; }  # tasks solved by run $1
+wall() { grep -o "wall time [0-9.]*" "$R/search_$1.log" | grep -o "[0-9.]*$"; }            # its search wall (s)
+
 main_run() {
   date +%s > "$R/main.start"
   if ! step main 1500 $PY train.py +experiment=joint_h200 logger=csv module.optim.budget_minutes=$MAIN_BUDGET \
@@ -252,8 +255,6 @@ unique_queue() {  # issue 15: the feature-ranked colour view (colours_unique) of
     name=${spec%%:*}
     step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
   done
-  tasks() { grep -o "per task: *[0-9.]* ([0-9]*" "$R/search_$1.log" | grep -o "[0-9]*$"; }
-  wall() { grep -o "wall time [0-9.]*" "$R/search_$1.log" | grep -o "[0-9.]*$"; }
   local chosen=$off pick=off
   if [ "$(tasks dev_on)" -gt "$(tasks dev_off)" ] && [ "$(tasks held_on)" -ge "$(tasks held_off)" ]; then
     chosen=$on; pick=on
@@ -287,8 +288,6 @@ dedupe_queue() {  # issue 15: rail=gpu with views equal to an earlier view searc
     name=${spec%%:*}
     step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
   done
-  tasks() { grep -o "per task: *[0-9.]* ([0-9]*" "$R/search_$1.log" | grep -o "[0-9]*$"; }
-  wall() { grep -o "wall time [0-9.]*" "$R/search_$1.log" | grep -o "[0-9.]*$"; }
   local chosen="" pick=w64
   if python3 -c "import sys; sys.exit(0 if $(wall dev_w128) * $(wall arc1_eval) / $(wall dev) <= 130 else 1)"; then
     step search_arc1_eval_w128 300 $er --version arc1 --split eval --out "$R/search_arc1_eval_w128.jsonl" rail=gpu $wide
@@ -332,7 +331,7 @@ status() {
 solo() {  # solo <queue>: the search queue alone on a fresh run dir, detached; polled until done or WAIT s, then status
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
-  setsid nohup bash -c "$(declare -f step "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1} PIECES=${PIECES:-32} \
+  setsid nohup bash -c "$(declare -f step tasks wall "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1} PIECES=${PIECES:-32} \
     COMPOSE_OFF=${COMPOSE_OFF:-1} VIEWS_ON=${VIEWS_ON:-[task,colours]} VIEWS_OFF=${VIEWS_OFF:-[task]} \
     W256=${W256:-1}; $1" \
     > "$R/solo_queue.out" 2>&1 \

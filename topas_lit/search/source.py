@@ -47,19 +47,18 @@ def ranked(answers: TaskAnswers, order: str, attempts: int) -> TaskAnswers:
     """Per test input, the answers in ``order`` (a stable sort of the found order: the task's own answers as the
     engine ranked them, then each view's), at most ``attempts``: ``found`` keeps that order, ``views`` puts the
     grids more views found first, ``steps`` the programs of fewer ops first, ``views_steps`` both (views first)."""
-    keys = {"found": lambda v, n: 0, "views": lambda v, n: -v, "steps": lambda v, n: n,
-            "views_steps": lambda v, n: (-v, n)}[order]
-    fields = []
-    for q in range(len(answers.grids)):
-        rows = list(zip(answers.grids[q], answers.programs[q], answers.rails[q], answers.steps[q], answers.views[q]))
-        rows = sorted(rows, key=lambda r: keys(r[4], r[3]))[:attempts]
-        fields.append([list(col) for col in zip(*rows)] if rows else [[], [], [], [], []])
-    grids, programs, rails, steps, views = (list(x) for x in zip(*fields)) if fields else ([],) * 5
-    return TaskAnswers(answers.task_id, grids, programs, rails, answers.candidates, steps, views)
+    key = {"found": lambda v, n: 0, "views": lambda v, n: -v, "steps": lambda v, n: n,
+           "views_steps": lambda v, n: (-v, n)}[order]
+    fields = ("grids", "programs", "rails", "steps", "views")
+    picked = {f: [] for f in fields}
+    for q, (views, steps) in enumerate(zip(answers.views, answers.steps)):
+        idx = sorted(range(len(views)), key=lambda a: key(views[a], steps[a]))[:attempts]
+        for f in fields:
+            picked[f].append([getattr(answers, f)[q][a] for a in idx])
+    return dataclasses.replace(answers, **picked)
 
 
-def host_answers(tasks: list[Task], res: SearchResult, attempts: int, backgrounds: list[int] | None = None
-                 ) -> list[TaskAnswers]:
+def host_answers(tasks: list[Task], res: SearchResult, backgrounds: list[int] | None = None) -> list[TaskAnswers]:
     """One transfer of a search call's results to the host, then per task / test input the distinct grids (with
     each task's background swap undone)."""
     score, cells, size, parts, n_parts, rail, cands = (x.cpu() for x in (res.score, res.cells, res.size, res.parts,
@@ -82,8 +81,6 @@ def host_answers(tasks: list[Task], res: SearchResult, attempts: int, background
                 p_q.append(f"{COMPOSE}({' ; '.join(texts)})" if name == COMPOSE else texts[0])
                 r_q.append(name)
                 n_q.append(int((parts[n, a, :int(n_parts[n, a])] != 0).sum()))
-                if len(g_q) == attempts:
-                    break
             grids.append(g_q)
             programs.append(p_q)
             rails.append(r_q)
@@ -201,7 +198,7 @@ class SearchSource:
             results = [run_call(self.engine, job, self.max_demos) for job in jobs]
         out: list[TaskAnswers | None] = [None] * len(tasks)
         for (side, part), (_, sub, _), res in zip(calls, jobs, results):
-            for i, ans in zip(part, host_answers(sub, res, self.engine.answers_kept, [bgs[i] for i in part])):
+            for i, ans in zip(part, host_answers(sub, res, [bgs[i] for i in part])):
                 out[i] = ans
         return out
 
