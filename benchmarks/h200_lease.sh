@@ -55,6 +55,10 @@
 #                                            pool, every view's kept answers recorded with their program steps and
 #                                            view counts (the answer orders are then compared offline:
 #                                            scripts/rank_answers.py); then the search GPU tests; polled like issue15
+#   bash benchmarks/h200_lease.sh guesses    rail=gpu with rail.guesses=$GUESSES (default 2) on the development split,
+#                                            the held-out fifth, ARC-AGI-1 train and eval, ARC-AGI-2 eval and the
+#                                            fresh pool (the figures without the guesses come from the same records:
+#                                            scripts/rank_answers.py --verified); then the search GPU tests
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -317,6 +321,21 @@ ranking_queue() {  # issue 15: every kept answer of rail=gpu's search, for the a
   touch "$R/solo.finished"
 }
 
+guesses_queue() {  # issue 15: rail=gpu with unverified guesses (rail.guesses=2: the searched states closest to the
+  # demo outputs fill the attempts no verified answer fills). One run per set gives both figures: with the guesses,
+  # and without them from the same records (scripts/rank_answers.py --verified). Rule fixed before the run: the
+  # guesses join rail=gpu if the development split gains test inputs within two attempts and the held-out fifth
+  # loses none
+  local er="$PY scripts/eval_rails.py --device cuda" spec name
+  for spec in "dev:--split train --dev" "held:--split train --heldout" "arc1_train:--version arc1 --split train" \
+      "arc1_eval:--version arc1 --split eval" "arc2_eval:--version arc2 --split eval" "fresh:--fresh"; do
+    name=${spec%%:*}
+    step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu rail.guesses=${GUESSES:-2}
+  done
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -391,6 +410,7 @@ budget) solo budget_queue ;;
 unique) solo unique_queue ;;
 dedupe) solo dedupe_queue ;;
 ranking) solo ranking_queue ;;
+guesses) solo guesses_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

@@ -105,6 +105,7 @@ def record(task, q: int, answer, grids: list, rails: list, programs: list, rec: 
     rec["correct"].append(correct)
     rec.setdefault("kept_correct", []).append(answer is not None and answer in grids)   # any kept answer right
     rec.setdefault("kept", []).append(list(programs))                                  # every kept answer's program
+    rec.setdefault("kept_rails", []).append(list(rails))                               # and its rail
     rec.setdefault("right_at", []).append(grids.index(answer) if answer is not None and answer in grids else None)
     return next((r for g, r in zip(grids[:2], rails) if g == answer), None) if correct else None
 

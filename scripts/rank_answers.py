@@ -5,9 +5,11 @@ every view (program, steps, number of views that found the grid, which one is ri
 ``topas_lit.search.source.ranked`` is a stable sort of that list, so pass@2 under every order follows from one run,
 exactly as the source would rank (the source ranks the same list before keeping the first attempts):
 
-    python scripts/rank_answers.py results.jsonl [--dev | --heldout]
+    python scripts/rank_answers.py results.jsonl [--dev | --heldout] [--verified]
 
 ``--dev`` / ``--heldout`` keep the ARC-AGI-1 training development split / its held-out fifth (``eval_rails``).
+``--verified`` drops the unverified guesses (rail ``nearest``, ``rail.guesses``) first: the same run as if they were
+off (they never displace a verified answer, so the verified answers' ranks do not depend on them).
 Prints, per order, the test inputs right within the first two answers, and the tasks it gains and loses against
 ``found`` (the engine's order, task first, then each view's).
 """
@@ -19,15 +21,22 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from topas_lit.modules.dsl.search import NEAREST  # noqa: E402
 from topas_lit.search.source import ANSWER_ORDERS, TaskAnswers, ranked  # noqa: E402
 
 
-def right_within(rec: dict, order: str, attempts: int = 2) -> list[bool]:
-    """Per test input of one record: is the right answer among the first ``attempts`` under ``order``?"""
+def right_within(rec: dict, order: str, attempts: int = 2, verified: bool = False) -> list[bool]:
+    """Per test input of one record: is the right answer among the first ``attempts`` under ``order`` (with
+    ``verified``, among the verified answers only)?"""
     n = len(rec["kept"])
     marks = [[i == at for i in range(len(k))] for k, at in zip(rec["kept"], rec["right_at"])]
-    answers = TaskAnswers(rec["task_id"], marks, rec["kept"], [["?"] * len(k) for k in rec["kept"]], 0,
-                          rec["kept_steps"], rec["kept_views"])
+    rails = rec.get("kept_rails", [["?"] * len(k) for k in rec["kept"]])
+    if verified:
+        marks = [[m for m, r in zip(ms, rs) if r != NEAREST] for ms, rs in zip(marks, rails)]
+    fields = [[[x for x, r in zip(xs, rs) if not verified or r != NEAREST] for xs, rs in zip(rec[f], rails)]
+              for f in ("kept", "kept_steps", "kept_views")]
+    rails = [[r for r in rs if not verified or r != NEAREST] for rs in rails]
+    answers = TaskAnswers(rec["task_id"], marks, fields[0], rails, 0, fields[1], fields[2])
     top = ranked(answers, order, attempts)
     return [any(top.grids[q]) for q in range(n)]
 
@@ -37,6 +46,7 @@ def main() -> None:
     ap.add_argument("results", help="eval_rails.py --out records (with kept, kept_steps, kept_views, right_at)")
     ap.add_argument("--dev", action="store_true", help="ARC-AGI-1 training's development split only")
     ap.add_argument("--heldout", action="store_true", help="ARC-AGI-1 training's held-out fifth only")
+    ap.add_argument("--verified", action="store_true", help="drop the unverified guesses (rail nearest) first")
     args = ap.parse_args()
     recs = [json.loads(line) for line in open(args.results)]
     missing = [r["task_id"] for r in recs if "kept_views" not in r]
@@ -48,11 +58,11 @@ def main() -> None:
         keep = {t.id for t in dev_tasks("arc1", "train", heldout=args.heldout).tasks}
         recs = [r for r in recs if r["task_id"] in keep]
     inputs = sum(len(r["kept"]) for r in recs)
-    base = {r["task_id"]: all(right_within(r, "found")) for r in recs}
+    base = {r["task_id"]: all(right_within(r, "found", verified=args.verified)) for r in recs}
     print(f"{args.results}: {len(recs)} tasks, {inputs} test inputs; right among every kept answer: "
           f"{sum(x is not None for r in recs for x in r['right_at'])}")
     for order in ANSWER_ORDERS:
-        right = {r["task_id"]: right_within(r, order) for r in recs}
+        right = {r["task_id"]: right_within(r, order, verified=args.verified) for r in recs}
         tasks = {t: all(v) for t, v in right.items()}
         gained = sorted(t for t in tasks if tasks[t] and not base[t])
         lost = sorted(t for t in tasks if base[t] and not tasks[t])

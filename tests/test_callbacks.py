@@ -444,8 +444,8 @@ def test_rail_counts_sum_across_ddp_ranks(tmp_path):
     torch.multiprocessing.spawn(_ddp_worker, args=(2, str(tmp_path / "store"), str(tmp_path / "res")), nprocs=2)
     for rank in range(2):
         res = torch.load(tmp_path / f"res.{rank}", weights_only=True)
-        assert res["answered"].tolist() == [1, 1, 0, 3, 0]          # both ranks see the sum of both
-        assert res["correct"].tolist() == [1, 1, 0, 2, 0]
+        assert res["answered"].tolist() == [1, 1, 0, 3, 0, 0]          # both ranks see the sum of both
+        assert res["correct"].tolist() == [1, 1, 0, 2, 0, 0]
 
 
 # ---- all per-batch hooks are sync-free --------------------------------------------------------------------------
@@ -468,7 +468,7 @@ def test_per_batch_hooks_never_read_values_on_the_host():
         gate._count_extras(extras)
     assert guard.seen == []
     assert gate._counts["train"].tolist() == [3, 2, 5] and gate._counts["test"].tolist() == [3, 2, 5]
-    assert tele.metrics["train"].answered.tolist() == [1, 1, 1, 2, 0] and buf.written == 5 and buf.flushes == 1
+    assert tele.metrics["train"].answered.tolist() == [1, 1, 1, 2, 0, 0] and buf.written == 5 and buf.flushes == 1
 
 
 # ---- configs ----------------------------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def test_composition_reads_nothing_on_the_host_and_repeats_itself():
     for a, b in zip((first.score, first.parts, first.n_parts, first.rail, first.cells),
                     (again.score, again.parts, again.n_parts, again.rail, again.cells)):
         assert torch.equal(a, b)
-    assert first.rail_solved.shape == (1, len(ENGINE_RAILS)) and bool(first.rail_solved[0, -1])
+    assert first.rail_solved.shape == (1, len(ENGINE_RAILS)) and bool(
+        first.rail_solved[0, ENGINE_RAILS.index("compose")])
     assert int(first.n_parts[0, 0]) == 2
 
 

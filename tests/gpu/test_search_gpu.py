@@ -1,5 +1,5 @@
 """GPU checks of the v2 search engine (skipped without CUDA): no host sync inside a search call, the same
-answers as on the CPU, and the lead's eval_rails command runs on CUDA with rail=gpu."""
+answers as on the CPU (composition and guesses on too), and the lead's eval_rails command runs on CUDA with rail=gpu."""
 import sys
 from pathlib import Path
 
@@ -20,10 +20,10 @@ def buckets():
     return [(side, [tasks[i] for i in idx]) for side, idx in bucket(tasks).items()]
 
 
-@pytest.mark.parametrize("pieces", [0, 32])   # composition off and on
-def test_search_call_has_no_sync_and_matches_cpu(buckets, pieces):
-    engine = SearchEngine(depth=2, beam_width=8, policy_topk=4, compose_pieces=pieces)
-    gpu = SearchEngine(depth=2, beam_width=8, policy_topk=4, compose_pieces=pieces).cuda()
+@pytest.mark.parametrize("pieces,guesses", [(0, 0), (32, 2)])   # composition and guesses off, then on
+def test_search_call_has_no_sync_and_matches_cpu(buckets, pieces, guesses):
+    engine = SearchEngine(depth=2, beam_width=8, policy_topk=4, compose_pieces=pieces, guesses=guesses)
+    gpu = SearchEngine(depth=2, beam_width=8, policy_topk=4, compose_pieces=pieces, guesses=guesses).cuda()
     for side, tasks in buckets:
         cpu_res = engine(pack(tasks, side))
         packed = pack(tasks, side, device="cuda")

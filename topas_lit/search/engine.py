@@ -16,7 +16,10 @@ uniform when no model gives one) the exact top-``policy_topk`` programs are rank
 programs always stay in the kept set (reserved slots besides the ``beam_width`` beam slots), so every policy
 program is executed by the expansion itself. A verified child is labelled ``one_glance`` when its program is the
 prior's top-1 program, ``policy`` when it is one of the top-k, else ``beam``; answers rank by the rail order
-first, then by program log-probability. Same input, same answer: every choice is a stable sort or an argmax.
+first, then by program log-probability. After them come the compose rail's overlays (``compose_pieces``) and, with
+``guesses``, the unverified guesses (rail ``nearest``): the kept pieces (states with the demo outputs' sizes) closest
+to the demo outputs, which fill only the answer slots no verified answer takes. Same input, same answer: every choice
+is a stable sort or an argmax.
 
 States are expanded in chunks of about ``chunk_cells`` input cells (T tasks x states x G slots x s x s; static shapes,
 a Python loop over chunks), and the kept states and answers are merged after each chunk, so memory stays near
@@ -34,7 +37,7 @@ from torch.nn import functional as F
 from topas_lit.modules.dsl import PRIMITIVES
 from topas_lit.modules.dsl.grid import PAD
 from topas_lit.modules.dsl.program import ranked_programs, take, top
-from topas_lit.modules.dsl.search import COMPOSE, SEARCH_RAILS
+from topas_lit.modules.dsl.search import COMPOSE, NEAREST, SEARCH_RAILS
 from topas_lit.search.compose import Pieces, compose, piece_score
 from topas_lit.search.expand import expand
 from topas_lit.search.hashing import NEG, Hasher, count_cells, dedupe, words
@@ -43,7 +46,7 @@ from topas_lit.search.pack import Packed
 POLICY_BONUS = 1e4   # rank bonus of policy-program prefixes (they always stay in the kept set)
 RAIL_STEP = 1e6      # answer keys: rail order outranks any log-probability
 CLOSENESS_BLOCK = (2**22, 2**28)   # cells per equality pass of the closeness (CPU, CUDA)
-ENGINE_RAILS = SEARCH_RAILS + (COMPOSE,)   # the engine's rail codes: index in this tuple (compose ranks last)
+ENGINE_RAILS = SEARCH_RAILS + (COMPOSE, NEAREST)   # the engine's rail codes: index in this tuple (rank order)
 
 
 @dataclass
@@ -137,7 +140,7 @@ class SearchEngine(nn.Module):
 
     def __init__(self, depth: int = 2, beam_width: int = 8, policy_topk: int = 16, order=SEARCH_RAILS,
                  progress_weight: float = 2.0, answers_kept: int = 4, chunk_cells: int = 2**19,
-                 compose_pieces: int = 0, compose_steps: int = 3):
+                 compose_pieces: int = 0, compose_steps: int = 3, guesses: int = 0):
         super().__init__()
         unknown = [r for r in order if r not in SEARCH_RAILS]
         if unknown:
@@ -145,13 +148,14 @@ class SearchEngine(nn.Module):
         if depth < 1 or beam_width < 1 or policy_topk < 1 or answers_kept < 1 or chunk_cells < 1:
             raise ValueError(f"rail depth, beam_width, policy_topk, answers_kept and chunk_cells must be >= 1, got "
                              f"{depth}, {beam_width}, {policy_topk}, {answers_kept}, {chunk_cells}")
-        if compose_pieces < 0 or compose_steps < 2:
-            raise ValueError(f"rail.compose_pieces must be >= 0 (0: off) and rail.compose_steps >= 2, got "
-                             f"{compose_pieces}, {compose_steps}")
+        if compose_pieces < 0 or compose_steps < 2 or guesses < 0:
+            raise ValueError(f"rail.compose_pieces must be >= 0 (0: off), rail.compose_steps >= 2 and rail.guesses "
+                             f">= 0 (0: off), got {compose_pieces}, {compose_steps}, {guesses}")
         self.config = dict(depth=depth, beam_width=beam_width, policy_topk=policy_topk, order=tuple(order),
                            progress_weight=progress_weight, answers_kept=answers_kept, chunk_cells=chunk_cells,
-                           compose_pieces=compose_pieces, compose_steps=compose_steps)
-        self.compose_pieces, self.compose_steps = compose_pieces, compose_steps
+                           compose_pieces=compose_pieces, compose_steps=compose_steps, guesses=guesses)
+        self.compose_pieces, self.compose_steps, self.guesses = compose_pieces, compose_steps, guesses
+        self.pool = max(compose_pieces, guesses)     # pieces kept per task (the compose rail's and the guesses')
         self.order = tuple(order)
         self.depth, self.beam_width, self.policy_topk = depth, beam_width, policy_topk
         self.progress_weight, self.answers_kept, self.chunk_cells = progress_weight, answers_kept, chunk_cells
@@ -197,7 +201,7 @@ class SearchEngine(nn.Module):
         program[:, :, t] = ops
         logp = parent(beam.logp) + step_score[:, t, ops]
         verified = alive & matches_demos(cells, packed)
-        pieces_on = self.compose_pieces > 0
+        pieces_on = self.pool > 0
         q0 = 0 if not last else packed.n_demo                       # the last depth hashes the test slots only
         per_slot = self.hasher.per_slot(cells[:, :, q0:], first_slot=q0)           # [T, C, G - q0]
         fp_test = self.hasher.combine(per_slot, packed.is_test[:, None, q0:])
@@ -272,7 +276,7 @@ class SearchEngine(nn.Module):
         beam = root
         found = self.empty_found(tn, a, packed)
         pieces = None
-        if self.compose_pieces:
+        if self.pool:
             close = self.progress(packed.cells[:, None], packed.size[:, None], packed)
             pieces = Pieces(piece_score(close, root.size, torch.ones_like(root.rank, dtype=torch.bool), packed),
                             root.fp, root.cells, root.size, root.program)
@@ -287,8 +291,7 @@ class SearchEngine(nn.Module):
                                                                           tail, step_score)
                 candidates += live
                 if pieces is not None:
-                    pieces = pieces.merge(chunk_pieces.best(self.compose_pieces, self.hasher, packed.exists),
-                                          self.compose_pieces)
+                    pieces = pieces.merge(chunk_pieces.best(self.pool, self.hasher, packed.exists), self.pool)
                 key, idx = top(dedupe(chunk_found.fp, chunk_found.score), a)
                 found = found.merge(chunk_found.select(key, idx), a)
                 if last:
@@ -299,8 +302,10 @@ class SearchEngine(nn.Module):
             if not last:
                 beam = kept
                 seen = torch.cat([seen, torch.where(beam.rank > NEG, beam.fp, seen[:, :1])], 1)
-        if pieces is not None:
+        if self.compose_pieces:
             found = found.merge(self.composed(pieces, packed), a)
+        if self.guesses:
+            found = found.merge(self.nearest(pieces, packed), a)
         rail_solved = torch.stack([((found.rail == i) & (found.score > NEG)).any(1)
                                    for i in range(len(ENGINE_RAILS))], 1)
         return SearchResult(found.score, found.parts, found.n_parts, found.rail, found.cells, found.size, candidates,
@@ -316,6 +321,23 @@ class SearchEngine(nn.Module):
         rail = torch.full_like(used, ENGINE_RAILS.index(COMPOSE))
         return Found(key[:, None], fp[:, None], parts[:, None], used[:, None], rail[:, None], cells[:, None],
                      size[:, None])
+
+    def nearest(self, pieces: Pieces, packed: Packed) -> Found:
+        """Unverified guesses: the ``guesses`` pieces closest to the demo outputs among those no demo check verified
+        (closeness below 2), that are not the task's own grids and that change some test input, ranked after every
+        other rail (closest first). They fill only the answer slots the verified answers leave empty."""
+        d = packed.n_demo
+        test = pieces.cells[:, :, d:]                                             # [T, P, Q, s, s]
+        keeps_input = ((test == packed.cells[:, None, d:]).flatten(-2).all(-1)
+                       | ~packed.is_test[:, None, d:]).all(-1)                     # [T, P]
+        root = (pieces.program == 0).all(-1)
+        score = pieces.score.masked_fill(keeps_input | root | (pieces.score >= 2 - 1e-4), NEG)
+        score, idx = top(score, self.guesses)
+        key = (-RAIL_STEP * ENGINE_RAILS.index(NEAREST) + score).masked_fill(score <= NEG, NEG)
+        cells, size, program = take(test, idx), take(pieces.size[:, :, d:], idx), take(pieces.program, idx)
+        fp = self.hasher.combine(self.hasher.per_slot(cells, first_slot=d), packed.is_test[:, None, d:])
+        rail = torch.full_like(idx, ENGINE_RAILS.index(NEAREST))
+        return Found(key, fp, program[:, :, None], torch.ones_like(idx), rail, cells, size)
 
     def keep(self, beam: Beam) -> Beam:
         rank, idx = top(dedupe(beam.fp, beam.rank), self.width)

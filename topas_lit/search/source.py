@@ -1,7 +1,8 @@
 """The search as a candidate source for the evaluator (docs: INTERFACES "Candidates and sources").
 
 ``SearchSource(tasks, op_prior=None)`` -> per task, per test input, its candidates: the distinct test-output
-grids of the verified programs the engine found, best first (at most ``attempts`` of them), each with its
+grids of the verified programs the engine found, best first, then its unverified guesses where the engine makes
+them (rail ``nearest``, ``rail.guesses``; unverified candidates), at most ``attempts`` in all, each with its
 program text and the rail that found it. It receives tasks without solutions, buckets them by canvas size,
 runs the engine on the device, and moves each call's results to the host once, at the end of the call.
 """
@@ -19,12 +20,13 @@ from topas_lit.data.tasks import Task
 from topas_lit.eval.voting import Candidate
 from topas_lit.modules.dsl import OP_NAMES
 from topas_lit.modules.dsl.program import program_text
-from topas_lit.modules.dsl.search import COMPOSE
+from topas_lit.modules.dsl.search import COMPOSE, NEAREST
 from topas_lit.search.engine import ENGINE_RAILS, SearchEngine, SearchResult
 from topas_lit.search.pack import CANVASES, background, bucket, pack, swap_colours, with_background
 from topas_lit.search.views import BUILD, VIEWS
 
 CANDIDATE_HAS_SOURCE = "source" in {f.name for f in dataclasses.fields(Candidate)}
+GUESS_CONFIDENCE = -1e9   # an unverified guess of the search ranks after any other source's unverified answer
 
 
 @dataclass
@@ -46,13 +48,14 @@ ANSWER_ORDERS = ("found", "views", "steps", "views_steps")
 def ranked(answers: TaskAnswers, order: str, attempts: int) -> TaskAnswers:
     """Per test input, the answers in ``order`` (a stable sort of the found order: the task's own answers as the
     engine ranked them, then each view's), at most ``attempts``: ``found`` keeps that order, ``views`` puts the
-    grids more views found first, ``steps`` the programs of fewer ops first, ``views_steps`` both (views first)."""
+    grids more views found first, ``steps`` the programs of fewer ops first, ``views_steps`` both (views first).
+    In every order the unverified guesses (rail ``nearest``) come after every verified answer."""
     key = {"found": lambda v, n: 0, "views": lambda v, n: -v, "steps": lambda v, n: n,
            "views_steps": lambda v, n: (-v, n)}[order]
     fields = ("grids", "programs", "rails", "steps", "views")
     picked = {f: [] for f in fields}
-    for q, (views, steps) in enumerate(zip(answers.views, answers.steps)):
-        idx = sorted(range(len(views)), key=lambda a: key(views[a], steps[a]))[:attempts]
+    for q, (views, steps, rails) in enumerate(zip(answers.views, answers.steps, answers.rails)):
+        idx = sorted(range(len(views)), key=lambda a: (rails[a] == NEAREST, key(views[a], steps[a])))[:attempts]
         for f in fields:
             picked[f].append([getattr(answers, f)[q][a] for a in idx])
     return dataclasses.replace(answers, **picked)
@@ -92,7 +95,10 @@ def host_answers(tasks: list[Task], res: SearchResult, backgrounds: list[int] | 
 def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str, vote: bool = True) -> TaskAnswers:
     """``task``'s answers followed by its ``view``'s (each test input's answers mapped back through ``back[q]``,
     program text marked ``@name``); a grid the task's answers already hold counts one more view instead (unless
-    not ``vote``: the view's search is one counted already)."""
+    not ``vote``: the view's search is one counted already). Only verified answers vote: a guess (rail
+    ``nearest``) of a grid the task already holds adds nothing, and a grid the task only guessed and the view
+    verifies leaves the task's guesses and joins as the view's answer (so the verified answers keep the order they
+    have with the guesses off)."""
     grids, programs, rails, steps, views = [], [], [], [], []
     for q, inv in enumerate(back):
         g_q, p_q, r_q = list(task.grids[q]), list(task.programs[q]), list(task.rails[q])
@@ -100,8 +106,14 @@ def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str, vote:
         for grid, prog, rail, n in zip(view.grids[q], view.programs[q], view.rails[q], view.steps[q]):
             grid = inv(grid)
             if grid in g_q:
-                v_q[g_q.index(grid)] += vote
-                continue
+                a = g_q.index(grid)
+                if rail == NEAREST:
+                    continue
+                if r_q[a] != NEAREST:
+                    v_q[a] += vote
+                    continue
+                for x in (g_q, p_q, r_q, n_q, v_q):     # a guess the view verifies: the view's answer replaces it
+                    del x[a]
             g_q.append(grid)
             p_q.append(f"{prog} @{name}")
             r_q.append(rail)
@@ -207,8 +219,12 @@ class SearchSource:
                  for g, p, r in zip(ans.grids, ans.programs, ans.rails)] for ans in self.search(tasks, op_prior)]
 
     def candidate(self, grid: list, program: str, rail: str, rank: int) -> Candidate:
-        """A verified candidate; confidence falls with the engine's rank so voting keeps the engine's order."""
+        """A verified candidate, or an unverified one for a guess (rail ``nearest``, confidence below any other
+        source's so that voting prefers their answers); confidence falls with the engine's rank so voting keeps
+        the engine's order."""
         extra = {"source": self.name} if CANDIDATE_HAS_SOURCE else {}
+        if rail == NEAREST:
+            return Candidate(grid, False, GUESS_CONFIDENCE - rank, rail, program, **extra)
         return Candidate(grid, True, 1.0 / (1 + rank), rail, program, **extra)
 
 
@@ -256,7 +272,8 @@ def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", 
     engine = SearchEngine(depth=rail.depth, beam_width=rail.beam_width, policy_topk=rail.policy_topk,
                           order=tuple(rail.order), progress_weight=rail.progress_weight,
                           answers_kept=rail.answers_kept, chunk_cells=rail.chunk_cells,
-                          compose_pieces=rail.compose_pieces, compose_steps=rail.compose_steps)
+                          compose_pieces=rail.compose_pieces, compose_steps=rail.compose_steps,
+                          guesses=rail.get("guesses", 0))
     return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos, attempts,
                         normalise_background=rail.normalise_background, cpu_workers=rail.cpu_workers,
                         views=tuple(rail.views), answer_order=rail.get("answer_order", "found"))

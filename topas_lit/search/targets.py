@@ -7,8 +7,8 @@ format, read by ``LeaveOneOut`` (``topas_lit/data/datamodule.py``)::
 
     {task id: {"program": [op names], "rail": rail name}   # the first answer was right on every test output
      task id: {"program": None}}                           # not right, only the identity, a composition of
-                                                          # several programs, a view's program (`... @colours`),
-                                                          # or no solutions known
+                                                          # several programs, an unverified guess, a view's
+                                                          # program (`... @colours`), or no solutions known
 
 Used by ``data.program_targets=search`` (the datamodule searches its fit tasks) and by
 ``scripts/distill_policy.py``.
@@ -16,7 +16,7 @@ Used by ``data.program_targets=search`` (the datamodule searches its fit tasks) 
 from __future__ import annotations
 
 from topas_lit.data.tasks import Task
-from topas_lit.modules.dsl.search import COMPOSE
+from topas_lit.modules.dsl.search import COMPOSE, NEAREST
 from topas_lit.search.source import SearchSource
 
 NO_PROGRAM = {"program": None}
@@ -30,7 +30,8 @@ def find_programs(tasks: list[Task], solutions: dict[str, list], source: SearchS
     for task, ans in zip(known, source.search(known)):
         right = all(g and g[0] == sol for g, sol in zip(ans.grids, solutions[task.id]))
         prog = ans.programs[0][0] if right else None
-        # a composition is no single program; a view's program (``... @colours``) runs on renamed colours
-        if prog and prog != "identity" and ans.rails[0][0] != COMPOSE and " @" not in prog:
+        # a composition is no single program, a guess (rail ``nearest``) no verified one; a view's program
+        # (``... @colours``) runs on renamed colours
+        if prog and prog != "identity" and ans.rails[0][0] not in (COMPOSE, NEAREST) and " @" not in prog:
             found[task.id] = {"program": prog.split(" | "), "rail": ans.rails[0][0]}
     return found

@@ -20,7 +20,9 @@ from topas_lit.modules.dsl.registry import PRIMITIVES, GridBatch
 SEARCH_RAILS = ("one_glance", "policy", "beam")
 RAILS = SEARCH_RAILS + ("painter",)          # rail codes: index in this tuple
 COMPOSE = "compose"                          # the v2 engine's answers overlaid from several searched states
-ANSWER_RAILS = RAILS + (COMPOSE,)            # every rail an answer record may name (telemetry, reports)
+NEAREST = "nearest"                          # the v2 engine's unverified guesses: searched states closest to the
+                                             # demo outputs, answering only attempts no verified answer fills
+ANSWER_RAILS = RAILS + (COMPOSE, NEAREST)    # every rail an answer record may name (telemetry, reports)
 PAINTER = RAILS.index("painter")
 
 
