@@ -56,7 +56,7 @@
 #                                            view counts (the answer orders are then compared offline:
 #                                            scripts/rank_answers.py); then the search GPU tests; polled like issue15
 #   bash benchmarks/h200_lease.sh guesses    rail=gpu with rail.guesses=$GUESSES (default 2) on the development split,
-#                                            the held-out fifth, ARC-AGI-1 train and eval, ARC-AGI-2 eval and the
+#                                            the held-out fifth, ARC-AGI-1 eval, ARC-AGI-2 eval and the
 #                                            fresh pool (the figures without the guesses come from the same records:
 #                                            scripts/rank_answers.py --verified); then the search GPU tests
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
@@ -327,8 +327,8 @@ guesses_queue() {  # issue 15: rail=gpu with unverified guesses (rail.guesses=2:
   # guesses join rail=gpu if the development split gains test inputs within two attempts and the held-out fifth
   # loses none
   local er="$PY scripts/eval_rails.py --device cuda" spec name
-  for spec in "dev:--split train --dev" "held:--split train --heldout" "arc1_train:--version arc1 --split train" \
-      "arc1_eval:--version arc1 --split eval" "arc2_eval:--version arc2 --split eval" "fresh:--fresh"; do
+  for spec in "dev:--split train --dev" "held:--split train --heldout" "arc1_eval:--version arc1 --split eval" \
+      "arc2_eval:--version arc2 --split eval" "fresh:--fresh"; do     # ARC-AGI-1 train = development + held-out
     name=${spec%%:*}
     step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu rail.guesses=${GUESSES:-2}
   done
