@@ -31,12 +31,13 @@ def right_within(rec: dict, order: str, attempts: int = 2, verified: bool = Fals
     n = len(rec["kept"])
     marks = [[i == at for i in range(len(k))] for k, at in zip(rec["kept"], rec["right_at"])]
     rails = rec.get("kept_rails", [["?"] * len(k) for k in rec["kept"]])
-    if verified:
-        marks = [[m for m, r in zip(ms, rs) if r != NEAREST] for ms, rs in zip(marks, rails)]
-    fields = [[[x for x, r in zip(xs, rs) if not verified or r != NEAREST] for xs, rs in zip(rec[f], rails)]
-              for f in ("kept", "kept_steps", "kept_views")]
-    rails = [[r for r in rs if not verified or r != NEAREST] for rs in rails]
-    answers = TaskAnswers(rec["task_id"], marks, fields[0], rails, 0, fields[1], fields[2])
+    keep = [[a for a, r in enumerate(rs) if not (verified and r == NEAREST)] for rs in rails]
+
+    def pick(per_input: list) -> list:
+        return [[xs[a] for a in k] for xs, k in zip(per_input, keep)]
+
+    answers = TaskAnswers(rec["task_id"], pick(marks), pick(rec["kept"]), pick(rails), 0, pick(rec["kept_steps"]),
+                          pick(rec["kept_views"]))
     top = ranked(answers, order, attempts)
     return [any(top.grids[q]) for q in range(n)]
 
@@ -49,9 +50,10 @@ def main() -> None:
     ap.add_argument("--verified", action="store_true", help="drop the unverified guesses (rail nearest) first")
     args = ap.parse_args()
     recs = [json.loads(line) for line in open(args.results)]
-    missing = [r["task_id"] for r in recs if "kept_views" not in r]
+    need = "kept_rails" if args.verified else "kept_views"
+    missing = [r["task_id"] for r in recs if need not in r]
     if missing:
-        raise SystemExit(f"{args.results}: records without kept_views (e.g. task {missing[0]}): rerun eval_rails.py")
+        raise SystemExit(f"{args.results}: records without {need} (e.g. task {missing[0]}): rerun eval_rails.py")
     if args.dev or args.heldout:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from eval_rails import dev_tasks

@@ -46,7 +46,7 @@ def test_nearest_drops_verified_root_and_unchanged_states_and_ranks_by_closeness
              ([[1, 1], [2, 2]], [[6, 6], [6, 6]]),    # 3 of 4 cells
              ([[1, 1], [2, 2]], test_in),             # the test input unchanged
              ([[1, 0], [0, 0]], [[7, 7], [7, 7]]),    # 2 of 4 cells
-             ([[1, 1], [2, 2]], [[8, 8], [8, 8]])]    # the root (program 0)
+             ([[1, 1], [2, 2]], test_in)]             # the root (program 0): its test grid is the test input
     pieces = pieces_of(slots, [[[2, 2], [2, 2]]] * len(slots))
     pieces.score = torch.tensor([[2.0, 1.75, 1.75, 1.5, 1.75]])
     pieces.program[0, 4] = 0

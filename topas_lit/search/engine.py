@@ -324,14 +324,13 @@ class SearchEngine(nn.Module):
 
     def nearest(self, pieces: Pieces, packed: Packed) -> Found:
         """Unverified guesses: the ``guesses`` pieces closest to the demo outputs among those no demo check verified
-        (closeness below 2), that are not the task's own grids and that change some test input, ranked after every
+        (closeness below 2) and that change some test input (the task's own grids never do), ranked after every
         other rail (closest first). They fill only the answer slots the verified answers leave empty."""
         d = packed.n_demo
         test = pieces.cells[:, :, d:]                                             # [T, P, Q, s, s]
         keeps_input = ((test == packed.cells[:, None, d:]).flatten(-2).all(-1)
                        | ~packed.is_test[:, None, d:]).all(-1)                     # [T, P]
-        root = (pieces.program == 0).all(-1)
-        score = pieces.score.masked_fill(keeps_input | root | (pieces.score >= 2 - 1e-4), NEG)
+        score = pieces.score.masked_fill(keeps_input | (pieces.score >= 2 - 1e-4), NEG)
         score, idx = top(score, self.guesses)
         key = (-RAIL_STEP * ENGINE_RAILS.index(NEAREST) + score).masked_fill(score <= NEG, NEG)
         cells, size, program = take(test, idx), take(pieces.size[:, :, d:], idx), take(pieces.program, idx)
