@@ -325,7 +325,10 @@ guesses_queue() {  # issue 15: rail=gpu with unverified guesses (rail.guesses=2:
   # demo outputs fill the attempts no verified answer fills). One run per set gives both figures: with the guesses,
   # and without them from the same records (scripts/rank_answers.py --verified). Rule fixed before the run: the
   # guesses join rail=gpu if the development split gains test inputs within two attempts and the held-out fifth
-  # loses none
+  # loses none. Rerun 2026-12-07 for distinct guesses and guess votes (rule fixed before that run: the votes among
+  # guesses stay if `scripts/rank_answers.py --dev` gives more test inputs under rail=gpu's order than with
+  # --no-guess-votes on the same records and `--heldout` no fewer; the distinct guesses, neutral on the CPU, stay
+  # unless the development split loses test inputs against the previous lease's 246)
   local er="$PY scripts/eval_rails.py --device cuda" spec name
   for spec in "dev:--split train --dev" "held:--split train --heldout" "arc1_eval:--version arc1 --split eval" \
       "arc2_eval:--version arc2 --split eval" "fresh:--fresh"; do     # ARC-AGI-1 train = development + held-out

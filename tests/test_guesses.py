@@ -51,12 +51,34 @@ def test_nearest_drops_verified_root_and_unchanged_states_and_ranks_by_closeness
     pieces.score = torch.tensor([[2.0, 1.75, 1.75, 1.5, 1.75]])
     pieces.program[0, 4] = 0
     eng = engine(3)
-    found = eng.nearest(pieces, packed)
+    found = eng.nearest(pieces, packed, eng.empty_found(1, 4, packed))
     kept = found.score[0] > float("-inf")
     assert kept.tolist() == [True, True, False]
     assert found.cells[0, :2, 0, :2, :2].tolist() == [[[6, 6], [6, 6]], [[7, 7], [7, 7]]]
     assert (found.rail[0, :2] == ENGINE_RAILS.index(NEAREST)).all()
     assert bool((found.score[0, :2] < -1e5).all())            # below every verified rail's key
+
+
+def test_each_guess_is_a_new_test_answer():
+    """Pieces differ on the demo slots but a closer piece or an answer already found may hold the same test grid:
+    the guesses skip those repeats and take the next piece, so two guesses are two distinct answers."""
+    target = [[1, 1], [2, 0]]
+    test_in = [[0, 3], [3, 0]]
+    packed = packed_one(target, test_in)
+    slots = [([[1, 1], [2, 2]], [[6, 6], [6, 6]]),    # 3 of 4 cells
+             ([[1, 1], [0, 2]], [[6, 6], [6, 6]]),    # 2 of 4 cells, the same test grid as the first
+             ([[1, 1], [1, 1]], [[8, 8], [8, 8]]),    # 2 of 4 cells, the test grid of a verified answer
+             ([[1, 0], [0, 0]], [[7, 7], [7, 7]])]    # 1 of 4 cells
+    pieces = pieces_of(slots, [[[2, 2], [2, 2]]] * len(slots))
+    pieces.score = torch.tensor([[1.75, 1.5, 1.5, 1.25]])
+    eng = engine(2)
+    alone = eng.nearest(pieces, packed, eng.empty_found(1, 4, packed))
+    assert alone.cells[0, :, 0, :2, :2].tolist() == [[[6, 6], [6, 6]], [[8, 8], [8, 8]]]
+    found = eng.empty_found(1, 4, packed)
+    answer = eng.nearest(pieces_of([slots[2]], [[[2, 2], [2, 2]]]), packed, found)   # its test fingerprint
+    found.score[0, 0], found.fp[0, 0] = 0.0, answer.fp[0, 0]
+    guesses = eng.nearest(pieces, packed, found)
+    assert guesses.cells[0, :, 0, :2, :2].tolist() == [[[6, 6], [6, 6]], [[7, 7], [7, 7]]]
 
 
 def test_every_answer_order_puts_guesses_after_verified_answers():
@@ -67,14 +89,17 @@ def test_every_answer_order_puts_guesses_after_verified_answers():
         assert ranked(answers, order, 3).rails == [["beam", "compose", NEAREST]]
 
 
-def test_a_guess_casts_no_vote_and_a_view_verifying_a_guess_takes_its_place():
-    task = TaskAnswers("t", [[[[1]], [[2]]]], [["g", "p"]], [[NEAREST, "beam"]], 5, [[1, 1]], [[1, 1]])
-    view = TaskAnswers("t", [[[[2]], [[1]]]], [["h", "q | r"]], [[NEAREST, "beam"]], 5, [[1, 2]], [[1, 1]])
+def test_a_guess_votes_only_for_a_guess_and_a_view_verifying_a_guess_takes_its_place():
+    task = TaskAnswers("t", [[[[1]], [[2]], [[3]]]], [["g", "p", "f"]], [[NEAREST, "beam", NEAREST]], 5,
+                       [[1, 1, 1]], [[1, 1, 1]])
+    view = TaskAnswers("t", [[[[2]], [[1]], [[3]]]], [["h", "q | r", "e"]], [[NEAREST, "beam", NEAREST]], 5,
+                       [[1, 2, 1]], [[1, 1, 1]])
     both = with_view(task, view, [lambda g: g], "colours")
-    assert both.grids == [[[[2]], [[1]]]]            # [[1]] verified by the view: after the task's own answers
-    assert both.views == [[1, 1]]                    # the view's guess of [[2]] adds no vote
-    assert both.rails == [["beam", "beam"]] and both.programs[0] == ["p", "q | r @colours"]
-    assert both.steps == [[1, 2]]
+    assert both.grids == [[[[2]], [[3]], [[1]]]]     # [[1]] verified by the view: after the task's own answers
+    assert both.views == [[1, 2, 1]]                 # the view's guess of [[2]] adds no vote, of [[3]] one
+    assert both.rails == [["beam", NEAREST, "beam"]] and both.programs[0] == ["p", "f", "q | r @colours"]
+    assert both.steps == [[1, 1, 2]]
+    assert ranked(both, "views", 3).grids == [[[[2]], [[1]], [[3]]]]   # every verified answer before the guess
 
 
 def test_guesses_read_nothing_on_the_host_and_repeat_themselves():
@@ -99,3 +124,7 @@ def test_rank_answers_reads_the_run_with_and_without_its_guesses():
     assert right_within(rec, "views_steps") == [True, True]           # the guess is the second attempt
     assert right_within(rec, "views_steps", verified=True) == [False, True]
     assert right_within(rec, "found", attempts=1) == [False, True]
+    rec = {"task_id": "t", "kept": [["a", "g", "h"]], "right_at": [2], "kept_steps": [[1, 1, 1]],
+           "kept_views": [[1, 1, 2]], "kept_rails": [["beam", NEAREST, NEAREST]]}
+    assert right_within(rec, "views") == [True]                       # the guess two views made comes first
+    assert right_within(rec, "views", guess_votes=False) == [False]   # as if each guess had one view
