@@ -59,6 +59,9 @@
 #                                            the held-out fifth, ARC-AGI-1 eval, ARC-AGI-2 eval and the
 #                                            fresh pool (the figures without the guesses come from the same records:
 #                                            scripts/rank_answers.py --verified); then the search GPU tests
+#   bash benchmarks/h200_lease.sh votes      rail=gpu (distinct guesses, guess votes) on the sets of `guesses`; on an
+#                                            H200 also 256 states on the development split, the held-out fifth and
+#                                            (estimate <= 130 s) ARC-AGI-1 eval (rule in the function); GPU tests
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -339,6 +342,30 @@ guesses_queue() {  # issue 15: rail=gpu with unverified guesses (rail.guesses=2:
   touch "$R/solo.finished"
 }
 
+votes_queue() {  # issue 15, 2026-12-07: the guesses queue (distinct guesses, guess votes; rules there), then, on an
+  # H200 only, rail=gpu at 256 states on the development split and the held-out fifth, and on ARC-AGI-1 eval where
+  # its estimated wall (256-state dev wall x 128-state eval wall / 128-state dev wall) is at most 130 s. Rule fixed
+  # before the run: 256 states become rail=gpu's budget if they solve more development tasks, no fewer held-out
+  # ones, and ARC-AGI-1 eval within 120 s of search on the H200
+  local er="$PY scripts/eval_rails.py --device cuda" spec name
+  for spec in "dev:--split train --dev" "held:--split train --heldout" "arc1_eval:--version arc1 --split eval" \
+      "arc2_eval:--version arc2 --split eval" "fresh:--fresh"; do
+    name=${spec%%:*}
+    step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
+  done
+  if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
+    local w256="rail.beam_width=128 rail.policy_topk=128"
+    step search_dev256 300 $er --out "$R/search_dev256.jsonl" --split train --dev rail=gpu $w256
+    step search_held256 300 $er --out "$R/search_held256.jsonl" --split train --heldout rail=gpu $w256
+    local est=$(python3 -c "print(int($(wall dev256) * $(wall arc1_eval) / $(wall dev)))")
+    echo "estimated ARC-AGI-1 eval wall at 256 states: $est s" >> "$R/progress.txt"
+    [ "$est" -le 130 ] && step search_arc1_eval256 300 $er --out "$R/search_arc1_eval256.jsonl" --version arc1 \
+      --split eval rail=gpu $w256
+  fi
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -414,6 +441,7 @@ unique) solo unique_queue ;;
 dedupe) solo dedupe_queue ;;
 ranking) solo ranking_queue ;;
 guesses) solo guesses_queue ;;
+votes) solo votes_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m
