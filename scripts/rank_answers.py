@@ -10,8 +10,6 @@ exactly as the source would rank (the source ranks the same list before keeping 
 ``--dev`` / ``--heldout`` keep the ARC-AGI-1 training development split / its held-out fifth (``eval_rails``).
 ``--verified`` drops the unverified guesses (rail ``nearest``, ``rail.guesses``) first: the same run as if they were
 off (they never displace a verified answer, so the verified answers' ranks do not depend on them).
-``--no-guess-votes`` counts every guess as found by one view: the ranking before guesses voted among themselves
-(a guess several views made ranks first among the guesses under the orders that read views).
 Prints, per order, the test inputs right within the first two answers, and the tasks it gains and loses against
 ``found`` (the engine's order, task first, then each view's).
 """
@@ -27,10 +25,9 @@ from topas_lit.modules.dsl.search import NEAREST  # noqa: E402
 from topas_lit.search.source import ANSWER_ORDERS, TaskAnswers, ranked  # noqa: E402
 
 
-def right_within(rec: dict, order: str, attempts: int = 2, verified: bool = False,
-                 guess_votes: bool = True) -> list[bool]:
+def right_within(rec: dict, order: str, attempts: int = 2, verified: bool = False) -> list[bool]:
     """Per test input of one record: is the right answer among the first ``attempts`` under ``order`` (with
-    ``verified``, among the verified answers only; without ``guess_votes``, every guess counted as one view's)?"""
+    ``verified``, among the verified answers only)?"""
     n = len(rec["kept"])
     marks = [[i == at for i in range(len(k))] for k, at in zip(rec["kept"], rec["right_at"])]
     rails = rec.get("kept_rails", [["?"] * len(k) for k in rec["kept"]])
@@ -39,10 +36,8 @@ def right_within(rec: dict, order: str, attempts: int = 2, verified: bool = Fals
     def pick(per_input: list) -> list:
         return [[xs[a] for a in k] for xs, k in zip(per_input, keep)]
 
-    views = [[1 if r == NEAREST and not guess_votes else v for v, r in zip(vs, rs)]
-             for vs, rs in zip(rec["kept_views"], rails)]
     answers = TaskAnswers(rec["task_id"], pick(marks), pick(rec["kept"]), pick(rails), 0, pick(rec["kept_steps"]),
-                          pick(views))
+                          pick(rec["kept_views"]))
     top = ranked(answers, order, attempts)
     return [any(top.grids[q]) for q in range(n)]
 
@@ -53,8 +48,6 @@ def main() -> None:
     ap.add_argument("--dev", action="store_true", help="ARC-AGI-1 training's development split only")
     ap.add_argument("--heldout", action="store_true", help="ARC-AGI-1 training's held-out fifth only")
     ap.add_argument("--verified", action="store_true", help="drop the unverified guesses (rail nearest) first")
-    ap.add_argument("--no-guess-votes", action="store_true", help="count every guess as one view's (the ranking "
-                    "before guesses voted among themselves)")
     args = ap.parse_args()
     recs = [json.loads(line) for line in open(args.results)]
     need = "kept_rails" if args.verified else "kept_views"
@@ -67,12 +60,11 @@ def main() -> None:
         keep = {t.id for t in dev_tasks("arc1", "train", heldout=args.heldout).tasks}
         recs = [r for r in recs if r["task_id"] in keep]
     inputs = sum(len(r["kept"]) for r in recs)
-    opts = dict(verified=args.verified, guess_votes=not args.no_guess_votes)
-    base = {r["task_id"]: all(right_within(r, "found", **opts)) for r in recs}
+    base = {r["task_id"]: all(right_within(r, "found", verified=args.verified)) for r in recs}
     print(f"{args.results}: {len(recs)} tasks, {inputs} test inputs; right among every kept answer: "
           f"{sum(x is not None for r in recs for x in r['right_at'])}")
     for order in ANSWER_ORDERS:
-        right = {r["task_id"]: right_within(r, order, **opts) for r in recs}
+        right = {r["task_id"]: right_within(r, order, verified=args.verified) for r in recs}
         tasks = {t: all(v) for t, v in right.items()}
         gained = sorted(t for t in tasks if tasks[t] and not base[t])
         lost = sorted(t for t in tasks if base[t] and not tasks[t])

@@ -95,10 +95,10 @@ def host_answers(tasks: list[Task], res: SearchResult, backgrounds: list[int] | 
 def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str, vote: bool = True) -> TaskAnswers:
     """``task``'s answers followed by its ``view``'s (each test input's answers mapped back through ``back[q]``,
     program text marked ``@name``); a grid the task's answers already hold counts one more view instead (unless
-    not ``vote``: the view's search is one counted already). A guess (rail ``nearest``) votes only among guesses: a
-    view's guess of a grid the task guessed too counts one more view for that guess, of a grid the task verified
-    adds nothing; a grid the task only guessed and the view verifies leaves the task's guesses and joins as the
-    view's answer (so the verified answers keep the order they have with the guesses off)."""
+    not ``vote``: the view's search is one counted already). Only verified answers vote: a guess (rail
+    ``nearest``) of a grid the task already holds adds nothing, and a grid the task only guessed and the view
+    verifies leaves the task's guesses and joins as the view's answer (so the verified answers keep the order they
+    have with the guesses off)."""
     grids, programs, rails, steps, views = [], [], [], [], []
     for q, inv in enumerate(back):
         g_q, p_q, r_q = list(task.grids[q]), list(task.programs[q]), list(task.rails[q])
@@ -107,11 +107,10 @@ def with_view(task: TaskAnswers, view: TaskAnswers, back: list, name: str, vote:
             grid = inv(grid)
             if grid in g_q:
                 a = g_q.index(grid)
-                guess, guessed = rail == NEAREST, r_q[a] == NEAREST
-                if guess == guessed:                     # verified for verified, guess for guess: one more view
-                    v_q[a] += vote
+                if rail == NEAREST:
                     continue
-                if guess:                                # the view guesses what the task verified: nothing
+                if r_q[a] != NEAREST:
+                    v_q[a] += vote
                     continue
                 for x in (g_q, p_q, r_q, n_q, v_q):     # a guess the view verifies: the view's answer replaces it
                     del x[a]
