@@ -62,6 +62,8 @@
 #   bash benchmarks/h200_lease.sh votes      rail=gpu (distinct guesses, guess votes) on the sets of `guesses`; on an
 #                                            H200 also 256 states on the development split, the held-out fifth and
 #                                            (estimate <= 130 s) ARC-AGI-1 eval (rule in the function); GPU tests
+#                                            (ONLY_BUDGET=1: rail=gpu on the development split and ARC-AGI-1 eval
+#                                            only, then the H200 budget runs, no tests)
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -348,8 +350,10 @@ votes_queue() {  # issue 15, 2026-12-07: the guesses queue (distinct guesses, gu
   # before the run: 256 states become rail=gpu's budget if they solve more development tasks, no fewer held-out
   # ones, and ARC-AGI-1 eval within 120 s of search on the H200
   local er="$PY scripts/eval_rails.py --device cuda" spec name
-  for spec in "dev:--split train --dev" "held:--split train --heldout" "arc1_eval:--version arc1 --split eval" \
-      "arc2_eval:--version arc2 --split eval" "fresh:--fresh"; do
+  local sets=("dev:--split train --dev" "held:--split train --heldout" "arc1_eval:--version arc1 --split eval"
+              "arc2_eval:--version arc2 --split eval" "fresh:--fresh")
+  [ -n "${ONLY_BUDGET:-}" ] && sets=("dev:--split train --dev" "arc1_eval:--version arc1 --split eval")
+  for spec in "${sets[@]}"; do
     name=${spec%%:*}
     step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
   done
@@ -362,7 +366,7 @@ votes_queue() {  # issue 15, 2026-12-07: the guesses queue (distinct guesses, gu
     [ "$est" -le 130 ] && step search_arc1_eval256 300 $er --out "$R/search_arc1_eval256.jsonl" --version arc1 \
       --split eval rail=gpu $w256
   fi
-  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  [ -z "${ONLY_BUDGET:-}" ] && step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
   touch "$R/solo.finished"
 }
 
@@ -381,6 +385,7 @@ solo() {  # solo <queue>: the search queue alone on a fresh run dir, detached; p
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
   setsid nohup bash -c "$(declare -f step tasks wall "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1} PIECES=${PIECES:-32} \
+    ONLY_BUDGET=${ONLY_BUDGET:-} \
     COMPOSE_OFF=${COMPOSE_OFF:-1} VIEWS_ON=${VIEWS_ON:-[task,colours]} VIEWS_OFF=${VIEWS_OFF:-[task]} \
     W256=${W256:-1}; $1" \
     > "$R/solo_queue.out" 2>&1 \
