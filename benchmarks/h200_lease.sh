@@ -64,7 +64,8 @@
 #                                            (estimate <= 130 s) ARC-AGI-1 eval (rule in the function); GPU tests
 #                                            (ONLY_BUDGET=1: rail=gpu on the development split and ARC-AGI-1 eval
 #                                            only, then the H200 budget runs, no tests; STATES=192
-#                                            BUDGET_CARD=H100: 192 states, on an H100)
+#                                            BUDGET_CARD=H100: 192 states, on an H100; ONLY_BUDGET=2 DEV_WALL=s
+#                                            EVAL_WALL=s: no 128-state runs, their walls given)
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -356,6 +357,7 @@ votes_queue() {  # issue 15, 2026-12-07: the guesses queue (distinct guesses, gu
   local sets=("dev:--split train --dev" "held:--split train --heldout" "arc1_eval:--version arc1 --split eval"
               "arc2_eval:--version arc2 --split eval" "fresh:--fresh")
   [ -n "${ONLY_BUDGET:-}" ] && sets=("dev:--split train --dev" "arc1_eval:--version arc1 --split eval")
+  [ "${ONLY_BUDGET:-}" = 2 ] && sets=()      # the 128-state walls from DEV_WALL and EVAL_WALL (an earlier lease)
   for spec in "${sets[@]}"; do
     name=${spec%%:*}
     step "search_$name" 300 $er --out "$R/search_$name.jsonl" ${spec#*:} rail=gpu
@@ -365,7 +367,8 @@ votes_queue() {  # issue 15, 2026-12-07: the guesses queue (distinct guesses, gu
     local w="rail.beam_width=$((n / 2)) rail.policy_topk=$((n / 2))"
     step search_dev$n 300 $er --out "$R/search_dev$n.jsonl" --split train --dev rail=gpu $w
     step search_held$n 300 $er --out "$R/search_held$n.jsonl" --split train --heldout rail=gpu $w
-    local est=$(python3 -c "print(int($(wall dev$n) * $(wall arc1_eval) / $(wall dev)))")
+    local dw=${DEV_WALL:-$(wall dev)} ew=${EVAL_WALL:-$(wall arc1_eval)}
+    local est=$(python3 -c "print(int($(wall dev$n) * $ew / $dw))")
     echo "estimated ARC-AGI-1 eval wall at $n states: $est s" >> "$R/progress.txt"
     [ "$est" -le 130 ] && step search_arc1_eval$n 300 $er --out "$R/search_arc1_eval$n.jsonl" --version arc1 \
       --split eval rail=gpu $w
@@ -389,7 +392,8 @@ solo() {  # solo <queue>: the search queue alone on a fresh run dir, detached; p
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
   setsid nohup bash -c "$(declare -f step tasks wall "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1} PIECES=${PIECES:-32} \
-    ONLY_BUDGET=${ONLY_BUDGET:-} STATES=${STATES:-256} BUDGET_CARD=${BUDGET_CARD:-H200} \
+    ONLY_BUDGET=${ONLY_BUDGET:-} STATES=${STATES:-256} BUDGET_CARD=${BUDGET_CARD:-H200} DEV_WALL=${DEV_WALL:-} \
+    EVAL_WALL=${EVAL_WALL:-} \
     COMPOSE_OFF=${COMPOSE_OFF:-1} VIEWS_ON=${VIEWS_ON:-[task,colours]} VIEWS_OFF=${VIEWS_OFF:-[task]} \
     W256=${W256:-1}; $1" \
     > "$R/solo_queue.out" 2>&1 \
