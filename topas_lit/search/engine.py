@@ -40,7 +40,7 @@ from topas_lit.modules.dsl.program import ranked_programs, take, top
 from topas_lit.modules.dsl.search import COMPOSE, NEAREST, SEARCH_RAILS
 from topas_lit.search.compose import Pieces, compose, piece_score
 from topas_lit.search.expand import expand
-from topas_lit.search.hashing import NEG, Hasher, best_of_each, count_cells, dedupe, words
+from topas_lit.search.hashing import NEG, Hasher, count_cells, dedupe, words
 from topas_lit.search.pack import Packed
 
 POLICY_BONUS = 1e4   # rank bonus of policy-program prefixes (they always stay in the kept set)
@@ -324,23 +324,21 @@ class SearchEngine(nn.Module):
 
     def nearest(self, pieces: Pieces, packed: Packed, found: Found) -> Found:
         """Unverified guesses: the ``guesses`` pieces closest to the demo outputs among those no demo check verified
-        (closeness below 2) and that change some test input (the task's own grids never do), ranked after every
-        other rail (closest first). Pieces are distinct over all slots, not over the test slots alone: a piece whose
-        test grids repeat a closer piece's or an answer already ``found`` gives way to the next, so each guess is a
-        new answer. They fill only the answer slots the verified answers leave empty."""
+        (closeness below 2), ranked after every other rail (closest first). Each is a new test answer: its test
+        grids (fingerprinted) are not the test inputs unchanged (the task's own grids never change them), not an
+        answer already ``found``, and not a closer piece's (pieces are distinct over all slots, so two may share
+        their test grids). They fill only the answer slots the verified answers leave empty."""
         d = packed.n_demo
         test = pieces.cells[:, :, d:]                                             # [T, P, Q, s, s]
-        keeps_input = ((test == packed.cells[:, None, d:]).flatten(-2).all(-1)
-                       | ~packed.is_test[:, None, d:]).all(-1)                     # [T, P]
-        score = pieces.score.masked_fill(keeps_input | (pieces.score >= 2 - 1e-4), NEG)
-        fp_all = self.hasher.combine(self.hasher.per_slot(test, first_slot=d), packed.is_test[:, None, d:])
-        known = found.score.masked_fill(found.score > NEG, float("inf"))        # a found answer beats any piece
-        first = best_of_each(torch.cat([found.fp, fp_all], 1), torch.cat([known, score], 1))[:, found.fp.shape[1]:]
-        score, idx = top(score.masked_fill(~first, NEG), self.guesses)
+        fp = self.hasher.combine(self.hasher.per_slot(test, first_slot=d), packed.is_test[:, None, d:])
+        inputs = self.hasher.combine(self.hasher.per_slot(packed.cells[:, d:], first_slot=d), packed.is_test[:, d:])
+        seen = torch.cat([inputs[:, None], torch.where(found.score > NEG, found.fp, inputs[:, None])], 1)
+        score = dedupe(fp, pieces.score.masked_fill(pieces.score >= 2 - 1e-4, NEG), seen)
+        score, idx = top(score, self.guesses)
         key = (-RAIL_STEP * ENGINE_RAILS.index(NEAREST) + score).masked_fill(score <= NEG, NEG)
         cells, size, program = take(test, idx), take(pieces.size[:, :, d:], idx), take(pieces.program, idx)
         rail = torch.full_like(idx, ENGINE_RAILS.index(NEAREST))
-        return Found(key, take(fp_all, idx), program[:, :, None], torch.ones_like(idx), rail, cells, size)
+        return Found(key, take(fp, idx), program[:, :, None], torch.ones_like(idx), rail, cells, size)
 
     def keep(self, beam: Beam) -> Beam:
         rank, idx = top(dedupe(beam.fp, beam.rank), self.width)
