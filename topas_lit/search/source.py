@@ -235,32 +235,31 @@ def run_call(engine: SearchEngine, job: tuple, max_demos: int) -> SearchResult:
     return engine(pack(tasks, side, max_demos, dev), None if prior is None else prior.to(dev))
 
 
-def _worker_init() -> None:
+_ENGINE: SearchEngine | None = None    # a worker process's engine (built once, by ``_worker_init``)
+_MAX_DEMOS = 10
+
+
+def _worker_init(config: dict, max_demos: int) -> None:
+    global _ENGINE, _MAX_DEMOS
     torch.set_num_threads(1)
+    _ENGINE, _MAX_DEMOS = SearchEngine(**config), max_demos
 
 
-def _worker(args) -> list[SearchResult]:
-    config, jobs, max_demos = args
-    engine = SearchEngine(**config)
-    return [run_call(engine, job, max_demos) for job in jobs]
+def _worker(item: tuple[int, tuple]) -> tuple[int, SearchResult]:
+    j, job = item
+    return j, run_call(_ENGINE, job, _MAX_DEMOS)
 
 
 def in_workers(config: dict, jobs: list, max_demos: int, workers: int) -> list[SearchResult]:
-    """Run the search calls in ``workers`` CPU processes (spawned; one thread each), the costliest calls first onto
-    the least loaded process; results in the order of ``jobs``."""
+    """Run the search calls in ``workers`` CPU processes (spawned; one thread and one engine each): the calls are
+    queued costliest first and each process takes the next one as soon as it is free, so no process idles while
+    another still has a queue of its own; results in the order of ``jobs``."""
     cost = [len(tasks) * side * side * (max(len(t.demos) for t in tasks) + 1) for side, tasks, _ in jobs]
-    share: list[list[int]] = [[] for _ in range(workers)]
-    load = [0] * workers
-    for j in sorted(range(len(jobs)), key=lambda j: -cost[j]):
-        w = load.index(min(load))
-        share[w].append(j)
-        load[w] += cost[j]
-    share = [s for s in share if s]
-    with multiprocessing.get_context("spawn").Pool(len(share), initializer=_worker_init) as pool:
-        parts = pool.map(_worker, [(config, [jobs[j] for j in s], max_demos) for s in share])
+    order = sorted(range(len(jobs)), key=lambda j: -cost[j])
     out: list[SearchResult | None] = [None] * len(jobs)
-    for s, results in zip(share, parts):
-        for j, res in zip(s, results):
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_worker_init,
+                                                   initargs=(config, max_demos)) as pool:
+        for j, res in pool.imap_unordered(_worker, [(j, jobs[j]) for j in order]):
             out[j] = res
     return out
 
