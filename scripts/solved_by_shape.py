@@ -15,8 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # (this script's folder, for eval_rails, is already on it)
 from topas_lit.data.tasks import OUTPUT_SHAPES, load_taskset, output_shape  # noqa: E402
 
 

@@ -235,8 +235,8 @@ def run_call(engine: SearchEngine, job: tuple, max_demos: int) -> SearchResult:
     return engine(pack(tasks, side, max_demos, dev), None if prior is None else prior.to(dev))
 
 
-_ENGINE: SearchEngine | None = None    # a worker process's engine (built once, by ``_worker_init``)
-_MAX_DEMOS = 10
+_ENGINE: SearchEngine | None = None    # a worker process's engine and demo limit (set once, by ``_worker_init``)
+_MAX_DEMOS: int | None = None
 
 
 def _worker_init(config: dict, max_demos: int) -> None:
