@@ -66,6 +66,11 @@
 #                                            only, then the H200 budget runs, no tests; STATES=192
 #                                            BUDGET_CARD=H100: 192 states, on an H100; ONLY_BUDGET=2 DEV_WALL=s
 #                                            EVAL_WALL=s: no 128-state runs, their walls given)
+#   bash benchmarks/h200_lease.sh grouping   search calls grouped by slot count: rail=gpu on the development split at
+#                                            rail.call_overhead_cells null / 4096 / 16384 (rule in the function),
+#                                            the held-out fifth and ARC-AGI-1 eval at null and the chosen value, ARC-AGI-2
+#                                            eval and the fresh pool at the chosen value, depth 4 at it (rule in the
+#                                            function); then the search GPU tests; polled like issue15
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -377,6 +382,41 @@ votes_queue() {  # issue 15, 2026-12-07: the guesses queue (distinct guesses, gu
   touch "$R/solo.finished"
 }
 
+grouping_queue() {  # issue 15, 2026-12-07 (third session): search calls grouped by slot count (rail.call_overhead_cells).
+  # Rule fixed before the run: of null (one call per canvas bucket, as before), 4096 and 16384, rail=gpu takes the
+  # value with the shortest development-split search wall whose records equal null's (the answers must not depend on
+  # the grouping); then the held-out fifth and ARC-AGI-1 eval at null and at that value side by side, ARC-AGI-2 eval
+  # and the fresh pool at that value. Depth 4 (rail=gpu_deep) at that value on the development split and the held-out
+  # fifth; it becomes rail=gpu's depth if it solves more development tasks, no fewer held-out ones, and ARC-AGI-1 eval
+  # within 120 s of search (run when its estimate, deep dev wall x eval wall / dev wall, is at most 130 s)
+  local er="$PY scripts/eval_rails.py --device cuda" v best=null bw
+  step search_dev_null 300 $er --out "$R/search_dev_null.jsonl" --split train --dev rail=gpu rail.call_overhead_cells=null
+  bw=$(wall dev_null)
+  for v in 4096 16384; do
+    step search_dev_$v 300 $er --out "$R/search_dev_$v.jsonl" --split train --dev rail=gpu rail.call_overhead_cells=$v
+    if cmp -s "$R/search_dev_null.jsonl" "$R/search_dev_$v.jsonl" && \
+       python3 -c "import sys; sys.exit(not $(wall dev_$v) < $bw)"; then best=$v; bw=$(wall dev_$v); fi
+  done
+  echo "chosen call_overhead_cells: $best" >> "$R/progress.txt"
+  local g="rail.call_overhead_cells=$best"
+  step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu $g
+  step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu $g
+  step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu $g
+  step search_held_null 300 $er --out "$R/search_held_null.jsonl" --split train --heldout rail=gpu \
+    rail.call_overhead_cells=null
+  step search_arc1_eval_null 300 $er --out "$R/search_arc1_eval_null.jsonl" --version arc1 --split eval rail=gpu \
+    rail.call_overhead_cells=null
+  step search_dev_deep 300 $er --out "$R/search_dev_deep.jsonl" --split train --dev rail=gpu_deep $g
+  step search_held_deep 300 $er --out "$R/search_held_deep.jsonl" --split train --heldout rail=gpu_deep $g
+  local est=$(python3 -c "print(int($(wall dev_deep) * $(wall arc1_eval) / $(wall dev_$best)))")
+  echo "estimated ARC-AGI-1 eval wall at depth 4: $est s" >> "$R/progress.txt"
+  [ "$est" -le 130 ] && step search_arc1_eval_deep 300 $er --out "$R/search_arc1_eval_deep.jsonl" --version arc1 \
+    --split eval rail=gpu_deep $g
+  step search_fresh 300 $er --out "$R/search_fresh.jsonl" --fresh rail=gpu $g
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -455,6 +495,7 @@ dedupe) solo dedupe_queue ;;
 ranking) solo ranking_queue ;;
 guesses) solo guesses_queue ;;
 votes) solo votes_queue ;;
+grouping) solo grouping_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

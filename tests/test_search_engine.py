@@ -13,7 +13,7 @@ from topas_lit.modules.dsl import OP_NAMES
 from topas_lit.modules.dsl.program import ranked_programs
 from topas_lit.search.engine import SearchEngine, canonical
 from topas_lit.search.hashing import Hasher, dedupe
-from topas_lit.search.pack import bucket, canvas_for, pack
+from topas_lit.search.pack import bucket, call_cells, canvas_for, pack, plan_calls
 from topas_lit.search.source import SearchSource, step_scores
 
 GRIDS = [[[1, 2, 0], [0, 3, 0]], [[4, 0], [5, 6], [0, 7]], [[8, 8, 1, 0], [0, 2, 0, 0], [3, 0, 0, 9]],
@@ -211,6 +211,33 @@ def test_cpu_workers_give_the_same_answers(engine):
     two = SearchSource(engine, canvases=(6, 8, 30), cpu_workers=2).search(tasks)
     assert [(a.grids, a.programs, a.rails, a.candidates) for a in one] == \
            [(a.grids, a.programs, a.rails, a.candidates) for a in two]
+
+
+def many_demos(fn, name="many", n=9):
+    """``n`` demos (the three grids again and again) of output = fn(input), one test input."""
+    return Task(name, tuple((GRIDS[i % 3], fn(GRIDS[i % 3])) for i in range(n)), (GRIDS[3],), "synthetic")
+
+
+def test_calls_group_a_bucket_by_slot_count():
+    tasks = [task(flip, f"f{i}") for i in range(3)] + [many_demos(flip)] + [task(rot90, f"r{i}") for i in range(3)]
+    assert plan_calls(tasks, (8,), overhead_cells=None) == [(8, list(range(7)))]     # the bucket as it comes
+    grouped = plan_calls(tasks, (8,), overhead_cells=0)
+    assert grouped == [(8, [0, 1, 2, 4, 5, 6]), (8, [3])]          # the 9-demo task no longer pads the others to 10
+    assert sum(call_cells([tasks[i] for i in idx], 8) for _, idx in grouped) == (6 * 4 + 10) * 64 < \
+        call_cells(tasks, 8) == 7 * 10 * 64
+    assert plan_calls(tasks, (8,), overhead_cells=10**6) == [(8, [0, 1, 2, 4, 5, 6, 3])]   # a call costs more
+    small = plan_calls(tasks, (8,), tasks_per_call=4, overhead_cells=0)
+    assert all(len(idx) <= 4 for _, idx in small) and sorted(i for _, idx in small for i in idx) == list(range(7))
+
+
+def test_grouping_calls_gives_the_same_answers(engine):
+    tasks = [task(flip, "a", tests=2), many_demos(rot90), unsolvable(), task(lambda g: g + g, "stack"),
+             many_demos(flip, "many_flip", 5)]
+    whole = SearchSource(engine, canvases=(6, 8, 30)).search(tasks)
+    grouped = SearchSource(engine, canvases=(6, 8, 30), call_overhead_cells=0).search(tasks)
+    assert [(a.grids, a.programs, a.rails, a.candidates) for a in whole] == \
+           [(a.grids, a.programs, a.rails, a.candidates) for a in grouped]
+    assert grouped[1].grids[0][0] == rot90(GRIDS[3]) and grouped[4].grids[0][0] == flip(GRIDS[3])
 
 
 def test_a_model_prior_steers_the_v2_search(engine, tiny_model):

@@ -23,7 +23,7 @@ __all__ = ["ConfigError", "validate"]
 # key -> smallest allowed value (integers); keys absent from the config are skipped
 COUNTS = {
     "rail.depth": 1, "rail.beam_width": 1, "rail.policy_topk": 1, "rail.answers_kept": 1, "rail.chunk_cells": 1,
-    "rail.tasks_per_call": 1, "rail.cpu_threads": 1, "rail.cpu_workers": 1,
+    "rail.tasks_per_call": 1, "rail.cpu_threads": 1, "rail.cpu_workers": 1, "rail.call_overhead_cells": 0,
     "module.ttt.steps": 0, "module.ttt.batch_size": 1, "module.ttt.tasks_at_once": 1,
     "module.eval.n_augment": 1, "module.eval.search_augmentations": 0,
     "data.batch_size": 1, "data.task_batch_size": 1, "data.max_demos": 1, "data.max_train_demos": 1,

@@ -67,6 +67,51 @@ def bucket(tasks: list[Task], canvases: tuple[int, ...] = CANVASES) -> dict[int,
     return dict(sorted(out.items()))
 
 
+def slots(task: Task, max_demos: int = 10) -> tuple[int, int]:
+    """(demo slots, test slots) ``task`` fills in a call (at most ``max_demos`` demos)."""
+    return min(len(task.demos), max_demos), len(task.test_inputs)
+
+
+def call_cells(tasks: list[Task], side: int, max_demos: int = 10) -> int:
+    """Canvas cells one search state of a call holds over all its tasks: T x G x side^2, every task padded to the
+    call's G = most demos + most test inputs (the work of a call scales with it)."""
+    d = max(slots(t, max_demos)[0] for t in tasks)
+    q = max(slots(t, max_demos)[1] for t in tasks)
+    return len(tasks) * (d + q) * side * side
+
+
+def plan_calls(tasks: list[Task], canvases: tuple[int, ...] = CANVASES, tasks_per_call: int = 256,
+               max_demos: int = 10, overhead_cells: int | None = None) -> list[tuple[int, list[int]]]:
+    """The search calls for ``tasks``: (canvas side, task indices) per call. Each canvas bucket's tasks are sorted by
+    (demo slots, test slots) and cut into consecutive groups of at most ``tasks_per_call`` with the least padded work:
+    the sum over calls of ``call_cells`` plus ``overhead_cells`` (a call's fixed cost, in cells of work) — a few
+    tasks with many demos no longer pad a whole bucket to their slot count. ``overhead_cells`` None: the bucket in
+    task order, cut every ``tasks_per_call`` tasks (no regrouping)."""
+    calls = []
+    for side, idx in bucket(tasks, canvases).items():
+        if overhead_cells is None:
+            calls += [(side, idx[lo: lo + tasks_per_call]) for lo in range(0, len(idx), tasks_per_call)]
+            continue
+        idx = sorted(idx, key=lambda i: slots(tasks[i], max_demos))
+        d = [slots(tasks[i], max_demos)[0] for i in idx]
+        q = [slots(tasks[i], max_demos)[1] for i in idx]
+        n, area = len(idx), side * side
+        best, cut = [(0, 0)] + [(math.inf, 0)] * n, [0] * (n + 1)   # best[j]: (least cost, calls) of the first j tasks
+        for j in range(1, n + 1):
+            most_q = 0
+            for i in range(j - 1, max(-1, j - 1 - tasks_per_call), -1):   # the last call holds tasks i..j-1
+                most_q = max(most_q, q[i])
+                cost = (best[i][0] + overhead_cells + (j - i) * (d[j - 1] + most_q) * area, best[i][1] + 1)
+                if cost < best[j]:                                  # equal work: fewer calls
+                    best[j], cut[j] = cost, i
+        ends, j = [], n
+        while j:
+            ends.append((cut[j], j))
+            j = cut[j]
+        calls += [(side, idx[i:j]) for i, j in reversed(ends)]
+    return calls
+
+
 @dataclass
 class Packed:
     """T tasks on an s x s canvas: G = D + Q slots each (demo inputs, then test inputs)."""

@@ -22,7 +22,7 @@ from topas_lit.modules.dsl import OP_NAMES
 from topas_lit.modules.dsl.program import program_text
 from topas_lit.modules.dsl.search import COMPOSE, NEAREST
 from topas_lit.search.engine import ENGINE_RAILS, SearchEngine, SearchResult
-from topas_lit.search.pack import CANVASES, background, bucket, pack, swap_colours, with_background
+from topas_lit.search.pack import CANVASES, background, call_cells, pack, plan_calls, swap_colours, with_background
 from topas_lit.search.views import BUILD, VIEWS
 
 CANDIDATE_HAS_SOURCE = "source" in {f.name for f in dataclasses.fields(Candidate)}
@@ -138,12 +138,13 @@ def step_scores(op_prior: Tensor | None, depth: int, n_ops: int) -> Tensor | Non
 
 class SearchSource:
     """A candidate source: the level-wise search over ``tasks`` (no solutions), per canvas bucket, in calls of
-    at most ``tasks_per_call`` tasks."""
+    at most ``tasks_per_call`` tasks (grouped by slot count: ``plan_calls``)."""
 
     def __init__(self, engine: SearchEngine, name: str = "rails", device: str | torch.device = "cpu",
                  canvases: tuple[int, ...] = CANVASES, tasks_per_call: int = 256, max_demos: int = 10,
                  attempts: int = 2, normalise_background: bool = True, cpu_workers: int = 1,
-                 views: tuple[str, ...] = ("task",), answer_order: str = "found"):
+                 views: tuple[str, ...] = ("task",), answer_order: str = "found",
+                 call_overhead_cells: int | None = None):
         """``normalise_background``: a task whose inputs all share a most common colour other than 0 is searched
         with that colour and 0 swapped (the primitives treat 0 as the background), its answers swapped back.
         ``cpu_workers``: on CPU, the search calls (canvas buckets) are shared by this many processes of one thread
@@ -151,7 +152,10 @@ class SearchSource:
         colours renamed per pair, with ``transpose``, its grids transposed (``topas_lit/search/views.py``), all
         searched in the same calls; a task's own answers come first, then its views' in the order given.
         ``answer_order``: how each test input's answers are ranked before the first ``attempts`` are kept
-        (``ranked``: that found order, or more views first, or fewer program steps first)."""
+        (``ranked``: that found order, or more views first, or fewer program steps first).
+        ``call_overhead_cells``: a search call's fixed cost in cells of work; each canvas bucket is cut into the
+        calls of least padded work plus this per call (``plan_calls``; None: one call per ``tasks_per_call`` tasks
+        of a bucket, in task order). The answers do not depend on it."""
         unknown = set(views) - set(VIEWS)
         if unknown or not views or views[0] != "task":
             raise ValueError(f"rail.views {list(views)}: must start with 'task' and hold only names from "
@@ -165,6 +169,7 @@ class SearchSource:
         if answer_order not in ANSWER_ORDERS:
             raise ValueError(f"rail.answer_order {answer_order!r}: one of {list(ANSWER_ORDERS)}")
         self.answer_order = answer_order
+        self.call_overhead_cells = call_overhead_cells
 
     def search(self, tasks: list[Task], op_prior: Tensor | None = None) -> list[TaskAnswers]:
         """Per task (in order) its answers; ``op_prior`` [T, n_ops] or [T, depth, n_ops] or None (uniform). A view
@@ -200,8 +205,7 @@ class SearchSource:
         scores = step_scores(op_prior, self.engine.depth, self.engine.n_ops)
         bgs = [background(t) if self.normalise_background else 0 for t in tasks]
         tasks = [with_background(t, bg) for t, bg in zip(tasks, bgs)]
-        calls = [(side, idx[lo: lo + self.tasks_per_call]) for side, idx in bucket(tasks, self.canvases).items()
-                 for lo in range(0, len(idx), self.tasks_per_call)]
+        calls = plan_calls(tasks, self.canvases, self.tasks_per_call, self.max_demos, self.call_overhead_cells)
         jobs = [(side, [tasks[i] for i in part], None if scores is None else scores[torch.tensor(part)])
                 for side, part in calls]
         if self.cpu_workers > 1 and self.device.type == "cpu" and len(jobs) > 1:
@@ -254,7 +258,7 @@ def in_workers(config: dict, jobs: list, max_demos: int, workers: int) -> list[S
     """Run the search calls in ``workers`` CPU processes (spawned; one thread and one engine each): the calls are
     queued costliest first and each process takes the next one as soon as it is free, so no process idles while
     another still has a queue of its own; results in the order of ``jobs``."""
-    cost = [len(tasks) * side * side * (max(len(t.demos) for t in tasks) + 1) for side, tasks, _ in jobs]
+    cost = [call_cells(tasks, side, max_demos) for side, tasks, _ in jobs]
     order = sorted(range(len(jobs)), key=lambda j: -cost[j])
     out: list[SearchResult | None] = [None] * len(jobs)
     with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_worker_init,
@@ -275,4 +279,5 @@ def build_source(rail, device: str | torch.device = "cpu", name: str = "rails", 
                           guesses=rail.get("guesses", 0))
     return SearchSource(engine, name, device, tuple(rail.canvases), rail.tasks_per_call, max_demos, attempts,
                         normalise_background=rail.normalise_background, cpu_workers=rail.cpu_workers,
-                        views=tuple(rail.views), answer_order=rail.get("answer_order", "found"))
+                        views=tuple(rail.views), answer_order=rail.get("answer_order", "found"),
+                        call_overhead_cells=rail.get("call_overhead_cells"))
