@@ -413,6 +413,8 @@ grouping_queue() {  # issue 15, 2026-12-07 (third session): search calls grouped
   [ "$est" -le 130 ] && step search_arc1_eval_deep 300 $er --out "$R/search_arc1_eval_deep.jsonl" --version arc1 \
     --split eval rail=gpu_deep $g
   step search_fresh 300 $er --out "$R/search_fresh.jsonl" --fresh rail=gpu $g
+  step search_primitive_time 300 $PY benchmarks/primitive_time.py --device cuda --version arc1 --split train \
+    --limit 400 --top 10 rail=gpu $g
   step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
   touch "$R/solo.finished"
 }
