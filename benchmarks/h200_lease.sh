@@ -402,10 +402,9 @@ grouping_queue() {  # issue 15, 2026-12-07 (third session): search calls grouped
   step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu $g
   step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu $g
   step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu $g
-  step search_held_null 300 $er --out "$R/search_held_null.jsonl" --split train --heldout rail=gpu \
-    rail.call_overhead_cells=null
   step search_arc1_eval_null 300 $er --out "$R/search_arc1_eval_null.jsonl" --version arc1 --split eval rail=gpu \
     rail.call_overhead_cells=null
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
   step search_dev_deep 300 $er --out "$R/search_dev_deep.jsonl" --split train --dev rail=gpu_deep $g
   step search_held_deep 300 $er --out "$R/search_held_deep.jsonl" --split train --heldout rail=gpu_deep $g
   local est=$(python3 -c "print(int($(wall dev_deep) * $(wall arc1_eval) / $(wall dev_$best)))")
@@ -413,9 +412,10 @@ grouping_queue() {  # issue 15, 2026-12-07 (third session): search calls grouped
   [ "$est" -le 130 ] && step search_arc1_eval_deep 300 $er --out "$R/search_arc1_eval_deep.jsonl" --version arc1 \
     --split eval rail=gpu_deep $g
   step search_fresh 300 $er --out "$R/search_fresh.jsonl" --fresh rail=gpu $g
+  step search_held_null 300 $er --out "$R/search_held_null.jsonl" --split train --heldout rail=gpu \
+    rail.call_overhead_cells=null
   step search_primitive_time 300 $PY benchmarks/primitive_time.py --device cuda --version arc1 --split train \
     --limit 400 --top 10 rail=gpu $g
-  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
   touch "$R/solo.finished"
 }
 
