@@ -71,6 +71,9 @@
 #                                            the held-out fifth and ARC-AGI-1 eval at null and the chosen value, ARC-AGI-2
 #                                            eval and the fresh pool at the chosen value, depth 4 at it (rule in the
 #                                            function); then the search GPU tests; polled like issue15
+#   bash benchmarks/h200_lease.sh slots      (closeness summed slot by slot) rail=gpu on the development split at
+#                                            call_overhead_cells null and 32768 (rule in the function), then the
+#                                            held-out fifth, ARC-AGI-1 and ARC-AGI-2 eval at the chosen value, tests
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -419,6 +422,26 @@ grouping_queue() {  # issue 15, 2026-12-07 (third session): search calls grouped
   touch "$R/solo.finished"
 }
 
+slots_queue() {  # issue 15, 2026-12-07 (third session, second lease): the closeness summed slot by slot (the same
+  # on the GPU whatever the call's padding). Rule fixed before the run: rail=gpu takes call_overhead_cells=32768 (the
+  # value the first lease's walls model as fastest) if its development records equal null's and its development
+  # search wall is shorter; else null. Then the held-out fifth, ARC-AGI-1 eval and ARC-AGI-2 eval at the chosen
+  # value, and the search GPU tests
+  local er="$PY scripts/eval_rails.py --device cuda" best=null
+  step search_dev_null 300 $er --out "$R/search_dev_null.jsonl" --split train --dev rail=gpu rail.call_overhead_cells=null
+  step search_dev_32768 300 $er --out "$R/search_dev_32768.jsonl" --split train --dev rail=gpu \
+    rail.call_overhead_cells=32768
+  if cmp -s "$R/search_dev_null.jsonl" "$R/search_dev_32768.jsonl" && \
+     python3 -c "import sys; sys.exit(not $(wall dev_32768) < $(wall dev_null))"; then best=32768; fi
+  echo "chosen call_overhead_cells: $best" >> "$R/progress.txt"
+  local g="rail.call_overhead_cells=$best"
+  step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu $g
+  step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu $g
+  step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu $g
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -498,6 +521,7 @@ ranking) solo ranking_queue ;;
 guesses) solo guesses_queue ;;
 votes) solo votes_queue ;;
 grouping) solo grouping_queue ;;
+slots) solo slots_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

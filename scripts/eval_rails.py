@@ -135,7 +135,8 @@ def run_v2(args, cfg, ts, model):
     e = source.engine
     settings = (f"engine v2; rails {list(e.order)} depth {e.depth} beam {e.beam_width} policy_topk {e.policy_topk} "
                 f"(kept per depth {e.width}) ops {e.n_ops}; canvases {list(source.canvases)}; chunk_cells "
-                f"{e.chunk_cells}; tasks_per_call {source.tasks_per_call}")
+                f"{e.chunk_cells}; tasks_per_call {source.tasks_per_call}; call_overhead_cells "
+                f"{source.call_overhead_cells}")
     return per_task, answered, solved_by, sum(a.candidates for a in answers), wall, settings
 
 
