@@ -422,7 +422,8 @@ grouping_queue() {  # issue 15, 2026-12-07 (third session): search calls grouped
   touch "$R/solo.finished"
 }
 
-slots_queue() {  # issue 15, 2026-12-07 (third session, second lease): the closeness summed slot by slot (the same
+slots_queue() {  # issue 15, 2026-12-07 (third session, second lease; run on commit a014267, whose change to the
+  # closeness was reverted after it): the closeness summed slot by slot (the same
   # on the GPU whatever the call's padding). Rule fixed before the run: rail=gpu takes call_overhead_cells=32768 (the
   # value the first lease's walls model as fastest) if its development records equal null's and its development
   # search wall is shorter; else null. Then the held-out fifth, ARC-AGI-1 eval and ARC-AGI-2 eval at the chosen

@@ -246,11 +246,7 @@ class SearchEngine(nn.Module):
         n = max(1, CLOSENESS_BLOCK[cells.device.type == "cuda"] // (t * g * s * s))
         agree = torch.cat([count_cells(cells[:, lo:lo + n] == target) for lo in range(0, c, n)], 1)
         agree = agree / count_cells(inside).clamp(min=1)[:, None]
-        per_slot = (same + same * agree) * has
-        total = per_slot[..., 0]
-        for k in range(1, g):        # slot by slot: the same sum whatever the call's padding (a GPU reduction over
-            total = total + per_slot[..., k]   # G slots associates differently for another G)
-        return total / has.sum(-1).clamp(min=1.0)
+        return ((same + same * agree) * has).sum(-1) / has.sum(-1).clamp(min=1.0)
 
     # ---- the search ---------------------------------------------------------------------------------------
     @torch.no_grad()
