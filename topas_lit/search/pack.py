@@ -93,8 +93,7 @@ def plan_calls(tasks: list[Task], canvases: tuple[int, ...] = CANVASES, tasks_pe
             calls += [(side, idx[lo: lo + tasks_per_call]) for lo in range(0, len(idx), tasks_per_call)]
             continue
         idx = sorted(idx, key=lambda i: slots(tasks[i], max_demos))
-        d = [slots(tasks[i], max_demos)[0] for i in idx]
-        q = [slots(tasks[i], max_demos)[1] for i in idx]
+        d, q = zip(*(slots(tasks[i], max_demos) for i in idx))       # demo and test slots, in that order
         n, area = len(idx), side * side
         best, cut = [(0, 0)] + [(math.inf, 0)] * n, [0] * (n + 1)   # best[j]: (least cost, calls) of the first j tasks
         for j in range(1, n + 1):
@@ -153,8 +152,8 @@ def pack(tasks: list[Task], side: int, max_demos: int = 10, device=None) -> Pack
     """Pack ``tasks`` (every grid at most ``side`` per side) on an ``side`` x ``side`` canvas, on the host, then move
     the tensors to ``device`` once."""
     t = len(tasks)
-    d = max(min(len(x.demos), max_demos) for x in tasks)
-    q = max(len(x.test_inputs) for x in tasks)
+    d = max(slots(x, max_demos)[0] for x in tasks)
+    q = max(slots(x, max_demos)[1] for x in tasks)
     g = d + q
     cells = torch.full((t, g, side, side), PAD, dtype=torch.uint8)
     target = torch.full((t, g, side, side), PAD, dtype=torch.uint8)
