@@ -74,6 +74,11 @@
 #   bash benchmarks/h200_lease.sh slots      (closeness summed slot by slot) rail=gpu on the development split at
 #                                            call_overhead_cells null and 32768 (rule in the function), then the
 #                                            held-out fifth, ARC-AGI-1 and ARC-AGI-2 eval at the chosen value, tests
+#   bash benchmarks/h200_lease.sh pool       (the pool of pieces taken over all children, keyed by test grids and
+#                                            closeness) rail=gpu on the development split at call_overhead_cells
+#                                            null / 4096 / 16384 (rule in the function), then the held-out fifth,
+#                                            ARC-AGI-1 eval, ARC-AGI-2 eval and the fresh pool at the chosen value,
+#                                            the search GPU tests, ARC-AGI-1 eval at null if another value was chosen
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -385,14 +390,17 @@ votes_queue() {  # issue 15, 2026-12-07: the guesses queue (distinct guesses, gu
   touch "$R/solo.finished"
 }
 
-grouping_queue() {  # issue 15, 2026-12-07 (third session): search calls grouped by slot count (rail.call_overhead_cells).
-  # Rule fixed before the run: of null (one call per canvas bucket, as before), 4096 and 16384, rail=gpu takes the
-  # value with the shortest development-split search wall whose records equal null's (the answers must not depend on
-  # the grouping); then the held-out fifth and ARC-AGI-1 eval at null and at that value side by side, ARC-AGI-2 eval
-  # and the fresh pool at that value. Depth 4 (rail=gpu_deep) at that value on the development split and the held-out
-  # fifth; it becomes rail=gpu's depth if it solves more development tasks, no fewer held-out ones, and ARC-AGI-1 eval
-  # within 120 s of search (run when its estimate, deep dev wall x eval wall / dev wall, is at most 130 s)
-  local er="$PY scripts/eval_rails.py --device cuda" v best=null bw
+held_out_sets() {  # held_out_sets <overrides...>: rail=gpu on the held-out fifth, ARC-AGI-1 eval and ARC-AGI-2 eval
+  local er="$PY scripts/eval_rails.py --device cuda"
+  step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu "$@"
+  step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu "$@"
+  step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu "$@"
+}
+
+pick_grouping() {  # rail=gpu on the development split at call_overhead_cells null, 4096, 16384; sets best: the value
+  # of the shortest search wall whose records equal null's (null if none)
+  local er="$PY scripts/eval_rails.py --device cuda" v bw
+  best=null
   step search_dev_null 300 $er --out "$R/search_dev_null.jsonl" --split train --dev rail=gpu rail.call_overhead_cells=null
   bw=$(wall dev_null)
   for v in 4096 16384; do
@@ -401,10 +409,19 @@ grouping_queue() {  # issue 15, 2026-12-07 (third session): search calls grouped
        python3 -c "import sys; sys.exit(not $(wall dev_$v) < $bw)"; then best=$v; bw=$(wall dev_$v); fi
   done
   echo "chosen call_overhead_cells: $best" >> "$R/progress.txt"
+}
+
+grouping_queue() {  # issue 15, 2026-12-07 (third session): search calls grouped by slot count (rail.call_overhead_cells).
+  # Rule fixed before the run: of null (one call per canvas bucket, as before), 4096 and 16384, rail=gpu takes the
+  # value with the shortest development-split search wall whose records equal null's (the answers must not depend on
+  # the grouping); then the held-out fifth and ARC-AGI-1 eval at null and at that value side by side, ARC-AGI-2 eval
+  # and the fresh pool at that value. Depth 4 (rail=gpu_deep) at that value on the development split and the held-out
+  # fifth; it becomes rail=gpu's depth if it solves more development tasks, no fewer held-out ones, and ARC-AGI-1 eval
+  # within 120 s of search (run when its estimate, deep dev wall x eval wall / dev wall, is at most 130 s)
+  local er="$PY scripts/eval_rails.py --device cuda" best
+  pick_grouping
   local g="rail.call_overhead_cells=$best"
-  step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu $g
-  step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu $g
-  step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu $g
+  held_out_sets $g
   step search_arc1_eval_null 300 $er --out "$R/search_arc1_eval_null.jsonl" --version arc1 --split eval rail=gpu \
     rail.call_overhead_cells=null
   step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
@@ -436,10 +453,24 @@ slots_queue() {  # issue 15, 2026-12-07 (third session, second lease; run on com
      python3 -c "import sys; sys.exit(not $(wall dev_32768) < $(wall dev_null))"; then best=32768; fi
   echo "chosen call_overhead_cells: $best" >> "$R/progress.txt"
   local g="rail.call_overhead_cells=$best"
-  step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu $g
-  step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu $g
-  step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu $g
+  held_out_sets $g
   step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
+pool_queue() {  # issue 15, 2026-12-07 (fourth session): the pool of pieces (composition, guesses) is the best of all
+  # children (no more a best-of-each-chunk shortlist) and the closeness is summed slot by slot, so that the answers
+  # do not depend on expansion chunks or calls. Rule fixed before the run: of null (one call per canvas bucket), 4096
+  # and 16384, rail=gpu takes the value with the shortest development-split search wall whose records equal null's;
+  # then the held-out fifth, ARC-AGI-1 eval, ARC-AGI-2 eval and the fresh pool at it; ARC-AGI-1 eval at null last
+  local er="$PY scripts/eval_rails.py --device cuda" best
+  pick_grouping
+  local g="rail.call_overhead_cells=$best"
+  held_out_sets $g
+  step search_fresh 300 $er --out "$R/search_fresh.jsonl" --fresh rail=gpu $g
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  [ "$best" != null ] && step search_arc1_eval_null 300 $er --out "$R/search_arc1_eval_null.jsonl" --version arc1 \
+    --split eval rail=gpu rail.call_overhead_cells=null
   touch "$R/solo.finished"
 }
 
@@ -457,7 +488,7 @@ status() {
 solo() {  # solo <queue>: the search queue alone on a fresh run dir, detached; polled until done or WAIT s, then status
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   rm -rf "$R" && mkdir -p "$R"
-  setsid nohup bash -c "$(declare -f step tasks wall "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1} PIECES=${PIECES:-32} \
+  setsid nohup bash -c "$(declare -f step tasks wall pick_grouping held_out_sets "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1} PIECES=${PIECES:-32} \
     ONLY_BUDGET=${ONLY_BUDGET:-} STATES=${STATES:-256} BUDGET_CARD=${BUDGET_CARD:-H200} DEV_WALL=${DEV_WALL:-} \
     EVAL_WALL=${EVAL_WALL:-} \
     COMPOSE_OFF=${COMPOSE_OFF:-1} VIEWS_ON=${VIEWS_ON:-[task,colours]} VIEWS_OFF=${VIEWS_OFF:-[task]} \
@@ -523,6 +554,7 @@ guesses) solo guesses_queue ;;
 votes) solo votes_queue ;;
 grouping) solo grouping_queue ;;
 slots) solo slots_queue ;;
+pool) solo pool_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

@@ -11,8 +11,9 @@ from topas_lit.callbacks.sync_guard import HostReadGuard
 from topas_lit.data.tasks import Task
 from topas_lit.modules.dsl import OP_NAMES
 from topas_lit.modules.dsl.program import ranked_programs
-from topas_lit.search.engine import SearchEngine, canonical
-from topas_lit.search.hashing import Hasher, dedupe
+from topas_lit.modules.dsl.search import NEAREST
+from topas_lit.search.engine import ENGINE_RAILS, SearchEngine, canonical
+from topas_lit.search.hashing import NEG, Hasher, dedupe
 from topas_lit.search.pack import bucket, call_cells, canvas_for, pack, plan_calls
 from topas_lit.search.source import SearchSource, step_scores
 
@@ -238,6 +239,33 @@ def test_grouping_calls_gives_the_same_answers(engine):
     assert [(a.grids, a.programs, a.rails, a.candidates) for a in whole] == \
            [(a.grids, a.programs, a.rails, a.candidates) for a in grouped]
     assert grouped[1].grids[0][0] == rot90(GRIDS[3]) and grouped[4].grids[0][0] == flip(GRIDS[3])
+
+
+def one_cell(fn, name):
+    """Three demos and one test input of a 1x1 output = fn(input): many programs reach 1x1 grids, so a chunk's
+    best pieces repeat a few grids over and over."""
+    return Task(name, tuple((g, [[fn(g)]]) for g in GRIDS[:3]), (GRIDS[3],), "synthetic")
+
+
+def test_pieces_and_guesses_do_not_depend_on_chunks_or_calls():
+    """The pool of pieces (composition, guesses) is the best of all children, however they fall into expansion
+    chunks (``chunk_cells``) and calls (``call_overhead_cells``). It used to be the best of each chunk's first
+    4 x pool children, so one chunk full of repeats of a few grids hid the next distinct ones."""
+    tasks = [one_cell(lambda g: g[0][0] or 5, "first"), one_cell(lambda g: max(map(max, g)), "max"),
+             one_cell(lambda g: sum(x > 0 for r in g for x in r), "count"), unsolvable(),
+             many_demos(lambda g: [[g[-1][-1] or 7]], "many_last", 5)]
+    res = []
+    for chunk in (10**8, 1):                    # every state of a depth in one chunk / one state per chunk
+        engine = SearchEngine(depth=2, beam_width=6, policy_topk=4, order=("beam",), guesses=2, compose_pieces=8,
+                              chunk_cells=chunk)
+        res.append(engine(pack(tasks[:4], 8)))
+    for a, b in zip(*[(r.score, r.parts, r.n_parts, r.rail, r.cells, r.size, r.candidates) for r in res]):
+        assert torch.equal(a, b)
+    assert ((res[0].rail == ENGINE_RAILS.index(NEAREST)) & (res[0].score > NEG)).any()   # guesses are compared
+    engine = SearchEngine(depth=2, beam_width=6, policy_topk=4, order=("beam",), guesses=2, compose_pieces=8)
+    whole = SearchSource(engine, canvases=(8, 30)).search(tasks)
+    grouped = SearchSource(engine, canvases=(8, 30), call_overhead_cells=0).search(tasks)   # 5-demo task alone
+    assert [(a.grids, a.programs, a.rails) for a in whole] == [(a.grids, a.programs, a.rails) for a in grouped]
 
 
 def test_a_model_prior_steers_the_v2_search(engine, tiny_model):

