@@ -155,8 +155,8 @@ class SearchSource:
         (``ranked``: that found order, or more views first, or fewer program steps first).
         ``call_overhead_cells``: a search call's fixed cost in cells of work; each canvas bucket is cut into the
         calls of least padded work plus this per call (``plan_calls``; None: one call per ``tasks_per_call`` tasks
-        of a bucket, in task order). On the CPU the answers do not depend on it; on the GPU, two development tasks'
-        kept answers beyond the attempts did (docs/PERFORMANCE.md, search calls grouped by slot count)."""
+        of a bucket, in task order). The answers do not depend on it, on the CPU or the GPU (docs/PERFORMANCE.md,
+        the pool of pieces over all children)."""
         unknown = set(views) - set(VIEWS)
         if unknown or not views or views[0] != "task":
             raise ValueError(f"rail.views {list(views)}: must start with 'task' and hold only names from "
