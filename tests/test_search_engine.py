@@ -249,7 +249,7 @@ def one_cell(fn, name):
 
 def test_pieces_and_guesses_do_not_depend_on_chunks_or_calls():
     """The pool of pieces (composition, guesses) is the best of all children, however they fall into expansion
-    chunks (``chunk_cells``) and calls (``call_overhead_cells``). It used to be the best of each chunk's first
+    chunks (``chunk_cells``), calls (``call_overhead_cells``) and batches of tasks (one per rank). It used to be the best of each chunk's first
     4 x pool children, so one chunk full of repeats of a few grids hid the next distinct ones."""
     tasks = [one_cell(lambda g: g[0][0] or 5, "first"), one_cell(lambda g: max(map(max, g)), "max"),
              one_cell(lambda g: sum(x > 0 for r in g for x in r), "count"), unsolvable(),
@@ -265,7 +265,9 @@ def test_pieces_and_guesses_do_not_depend_on_chunks_or_calls():
     engine = SearchEngine(depth=2, beam_width=6, policy_topk=4, order=("beam",), guesses=2, compose_pieces=8)
     whole = SearchSource(engine, canvases=(8, 30)).search(tasks)
     grouped = SearchSource(engine, canvases=(8, 30), call_overhead_cells=0).search(tasks)   # 5-demo task alone
-    assert [(a.grids, a.programs, a.rails) for a in whole] == [(a.grids, a.programs, a.rails) for a in grouped]
+    alone = [SearchSource(engine, canvases=(8, 30)).search([t])[0] for t in tasks]   # a batch (or a rank) per task
+    for other in (grouped, alone):
+        assert [(a.grids, a.programs, a.rails) for a in whole] == [(a.grids, a.programs, a.rails) for a in other]
 
 
 def test_a_model_prior_steers_the_v2_search(engine, tiny_model):
