@@ -249,8 +249,9 @@ def one_cell(fn, name):
 
 def test_pieces_and_guesses_do_not_depend_on_chunks_or_calls():
     """The pool of pieces (composition, guesses) is the best of all children, however they fall into expansion
-    chunks (``chunk_cells``), calls (``call_overhead_cells``) and batches of tasks (one per rank). It used to be the best of each chunk's first
-    4 x pool children, so one chunk full of repeats of a few grids hid the next distinct ones."""
+    chunks (``chunk_cells``), calls (``call_overhead_cells``) and batches of tasks (one per rank). It used to be the
+    best of each chunk's first 4 x pool children, so one chunk full of repeats of a few grids hid the next distinct
+    ones."""
     tasks = [one_cell(lambda g: g[0][0] or 5, "first"), one_cell(lambda g: max(map(max, g)), "max"),
              one_cell(lambda g: sum(x > 0 for r in g for x in r), "count"), unsolvable(),
              many_demos(lambda g: [[g[-1][-1] or 7]], "many_last", 5)]

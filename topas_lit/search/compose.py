@@ -3,12 +3,13 @@
 A *piece* is a state the search reached (the root included) whose grids have the demo outputs' sizes on every demo
 slot. The engine keeps, per task, the ``pieces`` best pieces by closeness to the demo outputs, distinct by their key
 (``piece_key``: test-slot grids and closeness), taken over every child, so the pool is the same whatever the
-expansion chunks and calls (docs/PERFORMANCE.md, the pieces pool). A composition overlays up to ``steps`` pieces, each through one of three masks of its own cells:
-its non-background cells, its background cells, or all its cells. Greedily, each step takes the (piece, mask) that
-writes the most demo-output cells not yet written, among those that write no wrong cell on any demo slot; a cell
-keeps the first value written. A composition of two or more pieces whose writes cover every demo-output cell
-reproduces every demo output; its test-slot overlay (background where no piece writes) is an answer. The same
-overlay runs on the test slots, so the answer needs no host-side decision.
+expansion chunks and calls (docs/PERFORMANCE.md, the pool of pieces over all children). A composition overlays up to
+``steps`` pieces, each through one of three masks of its own cells: its non-background cells, its background cells,
+or all its cells. Greedily, each step takes the (piece, mask) that writes the most demo-output cells not yet
+written, among those that write no wrong cell on any demo slot; a cell keeps the first value written. A composition
+of two or more pieces whose writes cover every demo-output cell reproduces every demo output; its test-slot overlay
+(background where no piece writes) is an answer. The same overlay runs on the test slots, so the answer needs no
+host-side decision.
 """
 from __future__ import annotations
 
