@@ -286,7 +286,7 @@ class SearchEngine(nn.Module):
         if self.pool:
             close = self.progress(packed.cells[:, None], packed.size[:, None], packed)
             score = piece_score(close, root.size, torch.ones_like(root.rank, dtype=torch.bool), packed)
-            test_fp = self.hasher.combine(self.hasher.per_slot(packed.cells[:, None]), packed.is_test[:, None])
+            test_fp = self.test_fp(packed.cells[:, None, packed.n_demo:], packed)
             pieces = Pieces(score, piece_key(test_fp, score), root.cells, root.size, root.program)
         candidates = torch.zeros(tn, dtype=torch.long, device=dev)
         per_chunk = max(1, self.chunk_cells // (tn * g * packed.side ** 2))       # states per expansion call
@@ -324,8 +324,7 @@ class SearchEngine(nn.Module):
         programs (fewer pieces first)."""
         ok, used, cells, size, parts = compose(pieces, packed, self.compose_steps)
         key = (-RAIL_STEP * ENGINE_RAILS.index(COMPOSE) - used.float()).masked_fill(~ok, NEG)
-        d = packed.n_demo
-        fp = self.hasher.combine(self.hasher.per_slot(cells, first_slot=d), packed.is_test[:, d:])
+        fp = self.test_fp(cells, packed)
         rail = torch.full_like(used, ENGINE_RAILS.index(COMPOSE))
         return Found(key[:, None], fp[:, None], parts[:, None], used[:, None], rail[:, None], cells[:, None],
                      size[:, None])
@@ -338,8 +337,8 @@ class SearchEngine(nn.Module):
         their test grids). They fill only the answer slots the verified answers leave empty."""
         d = packed.n_demo
         test = pieces.cells[:, :, d:]                                             # [T, P, Q, s, s]
-        fp = self.hasher.combine(self.hasher.per_slot(test, first_slot=d), packed.is_test[:, None, d:])
-        inputs = self.hasher.combine(self.hasher.per_slot(packed.cells[:, d:], first_slot=d), packed.is_test[:, d:])
+        fp = self.test_fp(test, packed)
+        inputs = self.test_fp(packed.cells[:, d:], packed)
         seen = torch.cat([inputs[:, None], torch.where(found.score > NEG, found.fp, inputs[:, None])], 1)
         score = dedupe(fp, pieces.score.masked_fill(pieces.score >= 2 - 1e-4, NEG), seen)
         score, idx = top(score, self.guesses)
@@ -347,6 +346,13 @@ class SearchEngine(nn.Module):
         cells, size, program = take(test, idx), take(pieces.size[:, :, d:], idx), take(pieces.program, idx)
         rail = torch.full_like(idx, ENGINE_RAILS.index(NEAREST))
         return Found(key, take(fp, idx), program[:, :, None], torch.ones_like(idx), rail, cells, size)
+
+    def test_fp(self, test: Tensor, packed: Packed) -> Tensor:
+        """Fingerprint of test-slot grids ``test [T, ..., Q, s, s]`` (slots ``n_demo`` onwards) over each task's real
+        test slots -> [T, ...]."""
+        use = packed.is_test[:, packed.n_demo:]
+        return self.hasher.combine(self.hasher.per_slot(test, first_slot=packed.n_demo),
+                                   use.view(use.shape[0], *[1] * (test.dim() - 4), use.shape[1]))
 
     def keep(self, beam: Beam) -> Beam:
         rank, idx = top(dedupe(beam.fp, beam.rank), self.width)
