@@ -628,3 +628,18 @@ def frame_corner_rays(g: GridBatch):
         hi, lo = _claim(hi, lo, on, other_c.expand_as(on))
     out, painted, clash = _painted(g.cells, hi, lo)
     return out, g.size, ok & painted.flatten(1).any(1) & ~clash
+
+
+@register("connect_diag", FAMILY)
+def connect_diag(g: GridBatch):
+    """Join same-colour pixels of a diagonal or antidiagonal with a line of their colour (the antidiagonal on
+    top where both apply)."""
+    mask = torch.zeros_like(g.inside)
+    colour = torch.full_like(g.cells, -1)
+    for a, b in (((-1, -1), (1, 1)), ((-1, 1), (1, -1))):
+        ca, cb = first_hit(g, *a), first_hit(g, *b)
+        link = (ca >= 0) & (ca == cb)
+        mask, colour = mask | link, torch.where(link, ca.long(), colour)
+    mask = mask & bg_of(g)
+    out = torch.where(mask, colour, g.cells)
+    return out, g.size, mask.flatten(1).any(1)
