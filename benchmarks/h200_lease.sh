@@ -79,6 +79,10 @@
 #                                            null / 4096 / 16384 (rule in the function), then the held-out fifth,
 #                                            ARC-AGI-1 eval, ARC-AGI-2 eval and the fresh pool at the chosen value,
 #                                            the search GPU tests, ARC-AGI-1 eval at null if another value was chosen
+#   bash benchmarks/h200_lease.sh completing (four new primitives) rail=gpu on the development split, the held-out
+#                                            fifth and ARC-AGI-1 eval, each also with the previous commit's code
+#                                            carried as .base/ (rule in the function); ARC-AGI-2 eval, the fresh pool,
+#                                            ARC-AGI-1 train, the search GPU tests, the per-primitive time split
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -474,6 +478,30 @@ pool_queue() {  # issue 15, 2026-12-07 (fourth session): the pool of pieces (com
   touch "$R/solo.finished"
 }
 
+completing_queue() {  # issue 15, 2026-12-07 (fifth session): four new primitives (connect_diag and the completing
+  # family: fill_empty_squares_fit, stripes_majority, mirror4_about_colour_fit), against the previous commit's code
+  # carried as .base/ (run from there), side by side on one card. Rule fixed before the run: the primitives stay if
+  # the development split solves more tasks than .base and the held-out fifth no fewer; a primitive in no right
+  # development answer (these records or the CPU ones) leaves. Then ARC-AGI-1 eval both ways (walls side by side),
+  # ARC-AGI-2 eval, the fresh pool, ARC-AGI-1 train, the search GPU tests, the per-primitive time split
+  local er="$PY scripts/eval_rails.py --device cuda" name
+  base() { local n=$1; shift; (cd .base && export PYTHONPATH=/tmp/site:$PWD && step "$n" 300 $PY scripts/eval_rails.py \
+    --device cuda "$@"); }
+  step search_dev 300 $er --out "$R/search_dev.jsonl" --split train --dev rail=gpu
+  base search_dev_base --out "$R/search_dev_base.jsonl" --split train --dev rail=gpu
+  step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu
+  base search_held_base --out "$R/search_held_base.jsonl" --split train --heldout rail=gpu
+  step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu
+  base search_arc1_eval_base --out "$R/search_arc1_eval_base.jsonl" --version arc1 --split eval rail=gpu
+  step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu
+  step search_fresh 300 $er --out "$R/search_fresh.jsonl" --fresh rail=gpu
+  step search_arc1_train 300 $er --out "$R/search_arc1_train.jsonl" --version arc1 --split train rail=gpu
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  step search_primitive_time 300 $PY benchmarks/primitive_time.py --device cuda --version arc1 --split train \
+    --limit 400 --top 15 rail=gpu
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -555,6 +583,7 @@ votes) solo votes_queue ;;
 grouping) solo grouping_queue ;;
 slots) solo slots_queue ;;
 pool) solo pool_queue ;;
+completing) solo completing_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m
