@@ -79,10 +79,11 @@
 #                                            null / 4096 / 16384 (rule in the function), then the held-out fifth,
 #                                            ARC-AGI-1 eval, ARC-AGI-2 eval and the fresh pool at the chosen value,
 #                                            the search GPU tests, ARC-AGI-1 eval at null if another value was chosen
-#   bash benchmarks/h200_lease.sh completing (four new primitives) rail=gpu on the development split, the held-out
+#   bash benchmarks/h200_lease.sh completing (five new primitives) rail=gpu on the development split, the held-out
 #                                            fifth and ARC-AGI-1 eval, each also with the previous commit's code
 #                                            carried as .base/ (rule in the function); ARC-AGI-2 eval, the fresh pool,
-#                                            ARC-AGI-1 train, the search GPU tests, the per-primitive time split
+#                                            ARC-AGI-1 train, the search GPU tests (PTIME=1: then the per-primitive
+#                                            time split)
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -478,12 +479,12 @@ pool_queue() {  # issue 15, 2026-12-07 (fourth session): the pool of pieces (com
   touch "$R/solo.finished"
 }
 
-completing_queue() {  # issue 15, 2026-12-07 (fifth session): four new primitives (connect_diag and the completing
+completing_queue() {  # issue 15, 2026-12-07 (fifth session): five new primitives (connect_diag, connect_across_lines and the completing
   # family: fill_empty_squares_fit, stripes_majority, mirror4_about_colour_fit), against the previous commit's code
   # carried as .base/ (run from there), side by side on one card. Rule fixed before the run: the primitives stay if
   # the development split solves more tasks than .base and the held-out fifth no fewer; a primitive in no right
   # development answer (these records or the CPU ones) leaves. Then ARC-AGI-1 eval both ways (walls side by side),
-  # ARC-AGI-2 eval, the fresh pool, ARC-AGI-1 train, the search GPU tests, the per-primitive time split
+  # ARC-AGI-2 eval, the fresh pool, ARC-AGI-1 train, the search GPU tests (PTIME=1: then the per-primitive time split)
   local er="$PY scripts/eval_rails.py --device cuda" name
   base() { local n=$1; shift; (cd .base && export PYTHONPATH=/tmp/site:$PWD && step "$n" 300 $PY scripts/eval_rails.py \
     --device cuda "$@"); }
@@ -497,8 +498,8 @@ completing_queue() {  # issue 15, 2026-12-07 (fifth session): four new primitive
   step search_fresh 300 $er --out "$R/search_fresh.jsonl" --fresh rail=gpu
   step search_arc1_train 300 $er --out "$R/search_arc1_train.jsonl" --version arc1 --split train rail=gpu
   step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
-  step search_primitive_time 300 $PY benchmarks/primitive_time.py --device cuda --version arc1 --split train \
-    --limit 400 --top 15 rail=gpu
+  [ -n "${PTIME:-}" ] && step search_primitive_time 300 $PY benchmarks/primitive_time.py --device cuda --version arc1 \
+    --split train --limit 400 --top 15 rail=gpu
   touch "$R/solo.finished"
 }
 
@@ -518,7 +519,7 @@ solo() {  # solo <queue>: the search queue alone on a fresh run dir, detached; p
   rm -rf "$R" && mkdir -p "$R"
   setsid nohup bash -c "$(declare -f step tasks wall pick_grouping held_out_sets "$1"); R=$R PY=$PY SOLO_TAIL=${SOLO_TAIL:-1} PIECES=${PIECES:-32} \
     ONLY_BUDGET=${ONLY_BUDGET:-} STATES=${STATES:-256} BUDGET_CARD=${BUDGET_CARD:-H200} DEV_WALL=${DEV_WALL:-} \
-    EVAL_WALL=${EVAL_WALL:-} \
+    EVAL_WALL=${EVAL_WALL:-} PTIME=${PTIME:-} \
     COMPOSE_OFF=${COMPOSE_OFF:-1} VIEWS_ON=${VIEWS_ON:-[task,colours]} VIEWS_OFF=${VIEWS_OFF:-[task]} \
     W256=${W256:-1}; $1" \
     > "$R/solo_queue.out" 2>&1 \

@@ -244,3 +244,20 @@ def test_connect_diag_joins_same_colour_pixels_on_diagonals():
                       [0, 6, 0, 3, 0],
                       [6, 0, 0, 0, 7]]            # the 7 has no partner: no line to it
     assert ok == [True, False]                    # different colours: nothing to join
+
+
+def test_connect_across_lines_joins_blocks_of_a_grid_of_cells():
+    g = text("20102",
+             "11111",
+             "30104",
+             "11111",
+             "00103")
+    out, ok = run_plain("connect_across_lines", [g, text("20102", "11111", "30104")])
+    assert out[0] == text("22122",              # the separator colour 1 is seen through and stays
+                          "11111",
+                          "30104",              # 3 and 4 differ: no line
+                          "11111",
+                          "00103")
+    assert ok == [True, True]
+    _, ok = run_plain("connect_across_lines", [text("20103", "11111", "30104")])
+    assert ok == [False]                        # no same-colour pair: nothing joined

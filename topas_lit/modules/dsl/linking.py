@@ -15,7 +15,7 @@ from topas_lit.modules.dsl.colour import DIAG, ORTHO, _demo_palettes, apply_map,
     per_slot, register, same_size, shift
 from topas_lit.modules.dsl.components import components, fit_choice, match_targets
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords
-from topas_lit.modules.dsl.painting import _line_colour, bg_of, fg_of, first_code, first_hit
+from topas_lit.modules.dsl.painting import _connect, _line_colour, bg_of, fg_of, first_code, first_hit
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 from topas_lit.modules.dsl.stamping import _claim, _claims, _painted, rays_to_objects, tail_claims
 
@@ -643,3 +643,15 @@ def connect_diag(g: GridBatch):
     mask = mask & bg_of(g)
     out = torch.where(mask, colour, g.cells)
     return out, g.size, mask.flatten(1).any(1)
+
+
+@register("connect_across_lines", FAMILY)
+def connect_across_lines(g: GridBatch):
+    """``connect_hv`` on a grid of cells: the most common non-background colour (the separator lines) is seen
+    through, so same-colour blocks of a row or column of cells are joined; the lines stay."""
+    cnt = g.counts.clone()
+    cnt[:, BG] = 0
+    line = cnt.argmax(1)[:, None, None]
+    mask, colour = _connect(GridBatch(torch.where(g.cells == line, BG, g.cells), g.size), True, True)
+    mask = mask & bg_of(g)
+    return torch.where(mask, colour, g.cells), g.size, mask.flatten(1).any(1)
