@@ -481,8 +481,7 @@ pool_queue() {  # issue 15, 2026-12-07 (fourth session): the pool of pieces (com
 
 completing_queue() {  # issue 15, 2026-12-07 (fifth session): five new primitives (connect_diag, connect_across_lines
   # and the completing family: fill_empty_squares_fit, stripes_majority, mirror4_about_colour_fit), against the code
-  # before them (commit 1b383a3)
-  # carried as .base/ (run from there), side by side on one card. Rule fixed before the run: the primitives stay if
+  # before them (commit 1b383a3) carried as .base/ (run from there), side by side on one card. Rule fixed before the run: the primitives stay if
   # the development split solves more tasks than .base and the held-out fifth no fewer; a primitive in no right
   # development answer (these records or the CPU ones) leaves. Then ARC-AGI-1 eval both ways (walls side by side),
   # ARC-AGI-2 eval, the fresh pool, ARC-AGI-1 train, the search GPU tests (PTIME=1: then the per-primitive time split)
