@@ -481,10 +481,11 @@ pool_queue() {  # issue 15, 2026-12-07 (fourth session): the pool of pieces (com
 
 completing_queue() {  # issue 15, 2026-12-07 (fifth session): five new primitives (connect_diag, connect_across_lines
   # and the completing family: fill_empty_squares_fit, stripes_majority, mirror4_about_colour_fit), against the code
-  # before them (commit 1b383a3) carried as .base/ (run from there), side by side on one card. Rule fixed before the run: the primitives stay if
-  # the development split solves more tasks than .base and the held-out fifth no fewer; a primitive in no right
-  # development answer (these records or the CPU ones) leaves. Then ARC-AGI-1 eval both ways (walls side by side),
-  # ARC-AGI-2 eval, the fresh pool, ARC-AGI-1 train, the search GPU tests (PTIME=1: then the per-primitive time split)
+  # before them (commit 1b383a3) carried as .base/ (run from there), side by side on one card. Rule fixed before the
+  # run: the primitives stay if the development split solves more tasks than .base and the held-out fifth no fewer; a
+  # primitive in no right development answer (these records or the CPU ones) leaves. Then ARC-AGI-1 and ARC-AGI-2
+  # eval, ARC-AGI-1 eval with .base (walls side by side), the fresh pool, ARC-AGI-1 train, the search GPU tests
+  # (PTIME=1: then the per-primitive time split)
   local er="$PY scripts/eval_rails.py --device cuda" name
   base() { local n=$1; shift; (cd .base && export PYTHONPATH=/tmp/site:$PWD && step "$n" 300 $PY scripts/eval_rails.py \
     --device cuda "$@"); }
@@ -493,8 +494,8 @@ completing_queue() {  # issue 15, 2026-12-07 (fifth session): five new primitive
   step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu
   base search_held_base --out "$R/search_held_base.jsonl" --split train --heldout rail=gpu
   step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu
-  base search_arc1_eval_base --out "$R/search_arc1_eval_base.jsonl" --version arc1 --split eval rail=gpu
   step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu
+  base search_arc1_eval_base --out "$R/search_arc1_eval_base.jsonl" --version arc1 --split eval rail=gpu
   step search_fresh 300 $er --out "$R/search_fresh.jsonl" --fresh rail=gpu
   step search_arc1_train 300 $er --out "$R/search_arc1_train.jsonl" --version arc1 --split train rail=gpu
   step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
