@@ -1,5 +1,5 @@
-"""Completing primitives: empty squares marked, noisy stripes made uniform, four-fold mirror about a marker."""
-from dsl_helpers import run_fit, run_plain
+"""Completing primitives: empty squares marked, four-fold mirror about a marker."""
+from dsl_helpers import run_fit
 
 
 def text(*lines):
@@ -42,20 +42,6 @@ def test_fill_empty_squares_fit_marks_cells_under_empty_squares_of_the_fitted_si
     assert ok == [True, True] and out[1] == b
     out, _ = run_fit("fill_empty_squares_fit", [[(a, a_out), (three, three_out), (test, None)]])
     assert out[0] != a_out or out[1] != three_out   # no side reproduces both demos
-
-
-def test_stripes_majority_repaints_each_row_or_column_by_its_majority():
-    rows = text("1112",
-                "3233",
-                "4444")
-    cols = text("123",
-                "153",
-                "123",
-                "723")
-    out, ok = run_plain("stripes_majority", [rows, cols, text("12", "12")])
-    assert out[0] == text("1111", "3333", "4444")
-    assert out[1] == text("123", "123", "123", "123")   # columns agree with 11 cells, rows with 7
-    assert ok == [True, True, False]                     # already stripes: a no-op
 
 
 def test_mirror4_about_colour_fit_completes_the_grid_about_the_marker():

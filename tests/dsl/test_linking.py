@@ -235,17 +235,6 @@ def test_frame_corner_rays_shoot_the_inner_colour_from_the_frame_corners():
     assert out[0] == put(g, {(4, 4): 3, (5, 5): 3})
 
 
-def test_connect_diag_joins_same_colour_pixels_on_diagonals():
-    g = put(blank(5, 5), {(0, 0): 3, (3, 3): 3, (0, 4): 6, (4, 0): 6, (4, 4): 7})
-    out, ok = run_plain("connect_diag", [g, put(blank(3, 3), {(0, 0): 3, (2, 2): 4})])
-    assert out[0] == [[3, 0, 0, 0, 6],
-                      [0, 3, 0, 6, 0],
-                      [0, 0, 6, 0, 0],            # the antidiagonal wins the crossing
-                      [0, 6, 0, 3, 0],
-                      [6, 0, 0, 0, 7]]            # the 7 has no partner: no line to it
-    assert ok == [True, False]                    # different colours: nothing to join
-
-
 def test_connect_across_lines_joins_blocks_of_a_grid_of_cells():
     g = text("20102",
              "11111",

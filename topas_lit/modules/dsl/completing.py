@@ -1,6 +1,5 @@
 """Completing primitives: a grid finished by a regularity it almost has: the background under empty k x k squares
-marked, noisy stripes made uniform (each row or column its majority colour), the grid mirrored four-fold about a
-marker.
+marked, the grid mirrored four-fold about a marker.
 """
 from __future__ import annotations
 
@@ -46,21 +45,6 @@ def fill_empty_squares_fit(g: GridBatch, demos: DemoTargets):
 
     opt, ok = fit_choice(demos, len(masks), make)
     return make(opt, ok)
-
-
-# ----------------------------------------------------------------------------------------------- stripes
-@register("stripes_majority", FAMILY)
-def stripes_majority(g: GridBatch):
-    """Each row (or each column) repainted with its most common colour, background included (ties: the smaller
-    colour); rows or columns, whichever agrees with more of the grid's cells (rows on a tie)."""
-    onehot = (g.cells[:, None] == torch.arange(N_COLOURS, device=g.cells.device)[None, :, None, None]) \
-        & g.inside[:, None]                                                       # [N, 10, s, s]
-    per_row, per_col = onehot.sum(3), onehot.sum(2)                               # [N, 10, s]
-    row_c, col_c = per_row.argmax(1), per_col.argmax(1)                           # [N, s]
-    use_rows = per_row.amax(1).sum(1) >= per_col.amax(1).sum(1)                   # [N]
-    line = torch.where(use_rows[:, None, None], row_c[:, :, None], col_c[:, None, :])
-    out = torch.where(g.inside, line, g.cells)
-    return out, g.size, changed(g.cells, out)
 
 
 # ----------------------------------------------------------------------------------------------- four-fold mirror

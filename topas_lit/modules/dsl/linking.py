@@ -630,21 +630,6 @@ def frame_corner_rays(g: GridBatch):
     return out, g.size, ok & painted.flatten(1).any(1) & ~clash
 
 
-@register("connect_diag", FAMILY)
-def connect_diag(g: GridBatch):
-    """Join same-colour pixels of a diagonal or antidiagonal with a line of their colour (the antidiagonal on
-    top where both apply)."""
-    mask = torch.zeros_like(g.inside)
-    colour = torch.full_like(g.cells, -1)
-    for a, b in (((-1, -1), (1, 1)), ((-1, 1), (1, -1))):
-        ca, cb = first_hit(g, *a), first_hit(g, *b)
-        link = (ca >= 0) & (ca == cb)
-        mask, colour = mask | link, torch.where(link, ca.long(), colour)
-    mask = mask & bg_of(g)
-    out = torch.where(mask, colour, g.cells)
-    return out, g.size, mask.flatten(1).any(1)
-
-
 @register("connect_across_lines", FAMILY)
 def connect_across_lines(g: GridBatch):
     """``connect_hv`` on a grid of cells: the most common non-background colour (the separator lines) is seen
