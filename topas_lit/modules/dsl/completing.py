@@ -36,14 +36,14 @@ def empty_squares(g: GridBatch, k: int) -> Tensor:
 def fill_empty_squares_fit(g: GridBatch, demos: DemoTargets):
     """The background cells covered by an all-background k x k square (k = 2, 3 or 4, fitted) -> a fitted
     colour."""
-    masks = [empty_squares(g, k) for k in (2, 3, 4)]
+    masks = torch.stack([empty_squares(g, k) for k in (2, 3, 4)], 1)          # [N, 3, s, s]
 
     def make(opt, fit_ok=True):  # opt [N]: index of k
-        mask = torch.stack(masks, 0).gather(0, opt[None, :, None, None].expand(1, *masks[0].shape))[0]
+        mask = masks.gather(1, opt[:, None, None, None].expand(-1, 1, *masks.shape[2:]))[:, 0]
         cells, size, ok = paint_fit(g, demos, mask)
         return cells, size, ok & fit_ok
 
-    opt, ok = fit_choice(demos, len(masks), make)
+    opt, ok = fit_choice(demos, masks.shape[1], make)
     return make(opt, ok)
 
 

@@ -1,6 +1,6 @@
 """Linking primitives: lines drawn relative to points and objects: L-paths and meeting lines between pixel pairs,
 per-colour fitted rows, columns and rays, rays that bend, detour, bounce or recode colours, lines through object
-centres, staircases, trails and periodic runs.
+centres, staircases, trails and periodic runs, and same-colour blocks of a grid of cells joined across its lines.
 
 The ``*_major`` primitives and ``centre_lines_fit`` read the grid with its most common colour as the background
 (``major``): the colours 0 and the majority colour are swapped before and after, so a grid on a blue field draws like
