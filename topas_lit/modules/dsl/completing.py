@@ -17,18 +17,21 @@ FAMILY = "completing"
 
 # ----------------------------------------------------------------------------------------------- empty squares
 def empty_squares(g: GridBatch, k: int) -> Tensor:
-    """[N, s, s] bool: background cells inside some k x k square of background cells."""
+    """[N, s, s] bool: background cells inside some k x k square of background cells (separable: a run of k along
+    the row, then k such runs down the column; the cover spread back the same way)."""
     bg = bg_of(g)
-    corner = bg                                   # the k x k square with its top-left corner here is empty
-    for dr in range(k):
-        for dc in range(k):
-            if dr or dc:
-                corner = corner & shift(bg, dr, dc, False)
-    cover = corner
-    for dr in range(k):
-        for dc in range(k):
-            if dr or dc:
-                cover = cover | shift(corner, -dr, -dc, False)
+    run = bg
+    for d in range(1, k):
+        run = run & shift(bg, 0, d, False)
+    corner = run                                  # the k x k square with its top-left corner here is empty
+    for d in range(1, k):
+        corner = corner & shift(run, d, 0, False)
+    row_cover = corner
+    for d in range(1, k):
+        row_cover = row_cover | shift(corner, 0, -d, False)
+    cover = row_cover
+    for d in range(1, k):
+        cover = cover | shift(row_cover, -d, 0, False)
     return cover
 
 
