@@ -84,6 +84,9 @@
 #                                            carried as .base/ (rule in the function); ARC-AGI-2 eval, the fresh pool,
 #                                            ARC-AGI-1 train, the search GPU tests (PTIME=1: then the per-primitive
 #                                            time split)
+#   bash benchmarks/h200_lease.sh int32      (int32 index math, int8 claims) rail=gpu on ARC-AGI-1 eval and the
+#                                            development split, each also with the previous commit carried as .base/
+#                                            (rule in the function), then the other sets and the search GPU tests
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -504,6 +507,28 @@ completing_queue() {  # issue 15, 2026-12-07 (fifth session): five new primitive
   touch "$R/solo.finished"
 }
 
+int32_queue() {  # issue 15, 2026-12-07 (sixth session): index math in int32 and int8 paint claims (fewer bytes per
+  # candidate, same programs), against the code before it (HEAD carried as .base/), side by side on one card. Rule
+  # fixed before the run: the change stays if every set's records are identical to .base's and ARC-AGI-1 eval's
+  # search wall is lower. Then the held-out fifth, ARC-AGI-2 eval, the fresh pool, ARC-AGI-1 train, the GPU tests.
+  # (Run 2026-12-07 17:03 on an H200: identical records, no lower wall; the change was not kept, so the "new" code
+  # of a rerun is whatever is checked out: docs/PERFORMANCE.md, "fewer bytes with the same wall".)
+  local er="$PY scripts/eval_rails.py --device cuda" name
+  base() { local n=$1; shift; (cd .base && export PYTHONPATH=/tmp/site:$PWD && step "$n" 300 $PY scripts/eval_rails.py \
+    --device cuda "$@"); }
+  step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu
+  base search_arc1_eval_base --out "$R/search_arc1_eval_base.jsonl" --version arc1 --split eval rail=gpu
+  step search_dev 300 $er --out "$R/search_dev.jsonl" --split train --dev rail=gpu
+  base search_dev_base --out "$R/search_dev_base.jsonl" --split train --dev rail=gpu
+  step search_arc1_eval2 300 $er --out "$R/search_arc1_eval2.jsonl" --version arc1 --split eval rail=gpu
+  step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu
+  step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu
+  step search_fresh 300 $er --out "$R/search_fresh.jsonl" --fresh rail=gpu
+  step search_arc1_train 300 $er --out "$R/search_arc1_train.jsonl" --version arc1 --split train rail=gpu
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -586,6 +611,7 @@ grouping) solo grouping_queue ;;
 slots) solo slots_queue ;;
 pool) solo pool_queue ;;
 completing) solo completing_queue ;;
+int32) solo int32_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m
