@@ -6,10 +6,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import changed, paint_fit, register, shift
-from topas_lit.modules.dsl.components import fit_choice
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, bbox, coords, remap
-from topas_lit.modules.dsl.painting import bg_of, fg_of
+from topas_lit.modules.dsl.colour import paint_fit, register, shift
+from topas_lit.modules.dsl.components import fit_choice, fit_stacked, per_slot, take_option
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, bbox, coords
+from topas_lit.modules.dsl.painting import bg_of
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
 FAMILY = "completing"
@@ -53,37 +53,43 @@ def fill_empty_squares_fit(g: GridBatch, demos: DemoTargets):
 # ----------------------------------------------------------------------------------------------- four-fold mirror
 def _mirror4(g: GridBatch, centre: Tensor) -> tuple[Tensor, Tensor]:
     """The grid with its non-background cells mirrored left-right, up-down and both about the centre of the
-    bounding box of ``centre [N, s, s]`` (a half-integer centre allowed); mirrored cells fill background only (the
-    original, then the left-right, up-down and point mirror win in that order). -> (cells, ok: the box exists)."""
-    top, left, h, w, some = bbox(centre)
-    r2, c2 = (2 * top + h - 1)[:, None, None], (2 * left + w - 1)[:, None, None]   # doubled centre coordinates
-    rows, cols = coords(g.side, g.cells.device)
-    fg = fg_of(g)
-    out = g.cells
+    bounding box of a mask, for K masks per grid at once (``centre [N, K, s, s]``; a half-integer centre allowed);
+    mirrored cells fill background only (the original, then the left-right, up-down and point mirror win in that
+    order). -> (cells [N, K, s, s], ok [N, K]: the box exists). Index math in int32 (K x the cells of a call)."""
+    n, k, s = centre.shape[0], centre.shape[1], g.side
+    top, left, h, w, some = (x.view(n, k, 1, 1).to(torch.int32) for x in bbox(centre.reshape(-1, s, s)))
+    r2, c2 = 2 * top + h - 1, 2 * left + w - 1                                   # doubled centre coordinates
+    rows, cols = (x.to(torch.int32) for x in coords(s, g.cells.device))
+    hh, ww = (g.size[:, i, None, None, None].to(torch.int32) for i in (0, 1))
+    out = g.cells[:, None].expand(n, k, s, s)
     for mr, mc in ((False, True), (True, False), (True, True)):
-        src_r = r2 - rows if mr else rows.expand_as(g.cells)
-        src_c = c2 - cols if mc else cols.expand_as(g.cells)
-        valid = (src_r >= 0) & (src_r < g.size[:, :1, None]) & (src_c >= 0) & (src_c < g.size[:, 1:, None])
-        take = valid & g.inside & (out == BG)
-        cand = remap(g.cells, src_r, src_c, take, BG)
-        out = torch.where(take & (remap(fg, src_r, src_c, take, False)), cand, out)
-    return out, some
+        src_r = r2 - rows if mr else rows
+        src_c = c2 - cols if mc else cols
+        take = (src_r >= 0) & (src_r < hh) & (src_c >= 0) & (src_c < ww) & g.inside[:, None] & (out == BG)
+        idx = (src_r.clamp(0, s - 1) * s + src_c.clamp(0, s - 1)).expand(n, k, s, s).reshape(n, k * s * s)
+        cand = g.cells.reshape(n, s * s).gather(1, idx).view(n, k, s, s)   # a taken source lies inside the grid,
+        out = torch.where(take & (cand != BG), cand, out)                  # so it is foreground iff not BG
+    return out, some.view(n, k).bool()
 
 
 @register("mirror4_about_colour_fit", FAMILY, fitted=True)
 def mirror4_about_colour_fit(g: GridBatch, demos: DemoTargets):
     """Every non-background cell mirrored four-fold about the centre of the cells of a marker colour fitted from
     the demos (a 2 x 2 block, a cross): a fixed colour, or the grid's least or most common non-background
-    colour."""
+    colour. The 11 options are built side by side and chosen with ``fit_stacked``."""
     counts = g.counts.clone()
     counts[:, BG] = 0
     least = torch.where(counts > 0, counts, counts.amax(1, keepdim=True) + 1).argmin(1)
     most = counts.argmax(1)
-
-    def make(k, fit_ok=True):  # k [N]: colour - 1 (0..8), 9: the least common colour, 10: the most common
-        colour = torch.where(k == 9, least, torch.where(k == 10, most, k + 1))
-        out, some = _mirror4(g, g.inside & (g.cells == colour[:, None, None]))
-        return out, g.size, some & fit_ok & changed(g.cells, out, demos.slots)
-
-    k, ok = fit_choice(demos, N_COLOURS + 1, make)
-    return make(k, ok)
+    n, dev = len(g), g.cells.device
+    colours = torch.cat([torch.arange(1, N_COLOURS, device=dev).expand(n, -1), least[:, None], most[:, None]], 1)
+    centre = g.inside[:, None] & (g.cells[:, None] == colours[..., None, None])        # [N, 11, s, s]
+    out, some = _mirror4(g, centre)
+    diff = (g.cells[:, None] != out).flatten(2).any(2)                                  # [N, 11]
+    slots = demos.slots
+    moved = per_slot(diff.view(-1, slots, diff.shape[1]).any(1), slots)                 # ``changed`` per option
+    ok = some & moved
+    size = g.size[:, None].expand(n, colours.shape[1], 2)
+    k, fit_ok = fit_stacked(demos, out, size, ok)
+    cells, size, ok = take_option(out, size, ok, k)
+    return cells, size, ok & fit_ok

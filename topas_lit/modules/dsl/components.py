@@ -261,6 +261,33 @@ def unique_colour_objs(c: Components) -> Tensor:
     return (per_col.gather(1, col) == 1) & c.is_obj
 
 
+def fit_stacked(demos, cells: Tensor, size: Tensor, ok: Tensor) -> tuple[Tensor, Tensor]:
+    """``fit_choice`` over K options built side by side in one pass: ``cells [N, K, s, s]``, ``size [N, K, 2]``, ``ok
+    [N, K]`` (option k's output as ``make(k)`` would give it). The same choice as ``fit_choice`` (the first option
+    reproducing every demo output, else the first getting every output size right) with a few large ops instead of
+    K rounds of small ones. -> (choice [N] long, ok [N])."""
+    m, gs = demos.has_target.shape
+    k, s = cells.shape[1], side(cells)
+    tsize = demos.target_size.reshape(-1, 2)
+    sz = ok & (size == tsize[:, None]).all(-1)                                                  # [N, K]
+    off = ~inside(tsize, s)[:, None]
+    eq = ((cells == demos.target.reshape(-1, 1, s, s)) | off).flatten(2).all(2) & sz
+    need = ~demos.has_target[:, :, None]
+    idx = torch.arange(k, device=cells.device)
+    first = lambda hit: torch.where((hit.view(m, gs, k) | need).all(1), idx, k).amin(1)  # noqa: E731  [M]
+    exact, sized = first(eq), first(sz)
+    choice = torch.where(exact < k, exact, sized)
+    return per_slot(choice.clamp(max=k - 1), gs), per_slot(choice < k, gs)
+
+
+def take_option(cells: Tensor, size: Tensor, ok: Tensor, k: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Option ``k [N]`` of K options side by side (cells [N, K, s, s], size [N, K, 2], ok [N, K])."""
+    n, s = cells.shape[0], side(cells)
+    at = k.view(n, 1)
+    return (cells.gather(1, at.view(n, 1, 1, 1).expand(n, 1, s, s))[:, 0],
+            size.gather(1, at[..., None].expand(n, 1, 2))[:, 0], ok.gather(1, at)[:, 0])
+
+
 def per_slot(x: Tensor, slots: int) -> Tensor:
     """Broadcast a per-candidate tensor [M, ...] to its slots [M * G, ...]."""
     return x.unsqueeze(1).expand(x.shape[0], slots, *x.shape[1:]).reshape(-1, *x.shape[1:])

@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.components import (Components, components, fit_choice, obj_box, obj_mask, per_slot, pick,
-                                              unique_colour_objs)
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, S, bbox, coords, crop
+from topas_lit.modules.dsl.components import (Components, components, fit_choice, fit_stacked, obj_box, obj_mask,
+                                              per_slot, pick, take_option, unique_colour_objs)
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, S, bbox, coords, crop
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch, primitive
 
 FAMILY = "cropping"
@@ -22,6 +22,37 @@ def _crop(g: GridBatch, top: Tensor, left: Tensor, h: Tensor, w: Tensor, ok: Ten
     cells, size = crop(g.cells, top, left, h, w)
     ok = ok & (size != g.size).any(1) & (h >= 1) & (w >= 1)
     return torch.where(ok[:, None, None], cells, g.cells), torch.where(ok[:, None], size, g.size), ok
+
+
+def crops(g: GridBatch, top: Tensor, left: Tensor, h: Tensor, w: Tensor, ok: Tensor):
+    """``_crop`` of K windows per grid at once (each argument [N, K]): one gather from the input grids, no copy of
+    them, index math in int32 (K x the cells of a call) -> (cells [N, K, s, s], size [N, K, 2], ok [N, K])."""
+    n, k, s = top.shape[0], top.shape[1], g.side
+    rows, cols = (x.to(torch.int32) for x in coords(s, g.cells.device))
+    src_r = (rows + top.to(torch.int32)[..., None, None]).clamp(0, s - 1)
+    src_c = (cols + left.to(torch.int32)[..., None, None]).clamp(0, s - 1)
+    raw = g.cells.reshape(n, s * s).gather(1, (src_r * s + src_c).reshape(n, k * s * s)).view(n, k, s, s)
+    size = torch.stack([h, w], -1)
+    ok = ok & (size != g.size[:, None]).any(-1) & (h >= 1) & (w >= 1)
+    take = (rows < h[..., None, None]) & (cols < w[..., None, None])
+    cells = torch.where(ok[..., None, None], torch.where(take, raw, PAD), g.cells[:, None])
+    return cells, torch.where(ok[..., None], size, g.size[:, None]), ok
+
+
+def fitted_crop(g: GridBatch, demos: DemoTargets, top: Tensor, left: Tensor, h: Tensor, w: Tensor, ok: Tensor):
+    """The crop among K windows per grid (each [N, K]) that the demos choose (``fit_stacked``)."""
+    cells, size, ok = crops(g, top, left, h, w, ok)
+    k, fit_ok = fit_stacked(demos, cells, size, ok)
+    cells, size, ok = take_option(cells, size, ok, k)
+    return (torch.where(fit_ok[:, None, None], cells, g.cells), torch.where(fit_ok[:, None], size, g.size),
+            ok & fit_ok)
+
+
+def obj_boxes(c: Components, labs: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``obj_box`` of K objects per grid (``labs [N, K]``): (top, left, h, w), each [N, K] long."""
+    at = lambda t: t.gather(1, labs.clamp(max=c.ncell - 1)).long()  # noqa: E731
+    top, left = at(c.top), at(c.left)
+    return top, left, at(c.bottom) - top + 1, at(c.right) - left + 1
 
 
 def _crop_mask(g: GridBatch, mask: Tensor, ok: Tensor | None = None):
@@ -101,12 +132,9 @@ def crop_obj_most_colour_fit(g: GridBatch, demos: DemoTargets):
     """Crop the 4-connected multicolour object with the most cells of a colour fitted from the demos (the first
     colour 1..9 whose crops reproduce the demo outputs, else the first that gets their sizes right)."""
     c = components(g, diag=False, multi=True)
-
-    def make(k, fit_ok=True):  # k [N]: colour - 1
-        lab, ok = pick(c, _colcount_of(c, k + 1))
-        return _crop_obj(g, c, lab, ok & fit_ok)
-
-    return make(*fit_choice(demos, N_COLOURS - 1, make))
+    picked = [pick(c, c.colcount[:, colour]) for colour in range(1, N_COLOURS)]       # option k: colour k + 1
+    labs, oks = torch.stack([p[0] for p in picked], 1), torch.stack([p[1] for p in picked], 1)
+    return fitted_crop(g, demos, *obj_boxes(c, labs), oks)
 
 
 def _colcount_of(c: Components, colour: Tensor) -> Tensor:

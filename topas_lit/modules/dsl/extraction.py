@@ -12,9 +12,9 @@ import torch
 from torch import Tensor
 
 from topas_lit.modules.dsl.colour import register
-from topas_lit.modules.dsl.components import Components, components, fit_choice, obj_box, pick
-from topas_lit.modules.dsl.cropping import _crop, _crop_mask
-from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, coords, remap
+from topas_lit.modules.dsl.components import Components, components, pick
+from topas_lit.modules.dsl.cropping import _crop, fitted_crop, obj_boxes
+from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, remap
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
 FAMILY = "extraction"
@@ -82,12 +82,11 @@ def dedupe_lines(g: GridBatch):
 @register("crop_colour_fit", FAMILY, fitted=True)
 def crop_colour_fit(g: GridBatch, demos: DemoTargets):
     """Crop the bounding box of all cells of a colour (1..9) fitted from the demos."""
-
-    def make(k, fit_ok=True):  # k [N]: colour - 1
-        return _crop_mask(g, g.cells == (k + 1)[:, None, None], g.size[:, 0] > 0 if fit_ok is True else fit_ok)
-
-    k, ok = fit_choice(demos, N_COLOURS - 1, make)
-    return make(k, ok)
+    n, s = len(g), g.side
+    colours = torch.arange(1, N_COLOURS, device=g.cells.device)                        # option k: colour k + 1
+    mask = (g.cells[:, None] == colours[:, None, None]) & g.inside[:, None]           # [N, 9, s, s]
+    top, left, h, w, nonempty = (x.view(n, -1) for x in bbox(mask.reshape(-1, s, s)))
+    return fitted_crop(g, demos, top, left, h, w, nonempty)
 
 
 def criteria(c: Components) -> list[tuple[Tensor, bool]]:
@@ -103,13 +102,7 @@ def _crop_obj_fit(g: GridBatch, demos: DemoTargets, diag: bool, multi: bool):
     c = components(g, diag=diag, multi=multi)
     picked = [pick(c, key, largest) for key, largest in criteria(c)]
     labs, oks = torch.stack([p[0] for p in picked], 1), torch.stack([p[1] for p in picked], 1)   # [N, K]
-
-    def make(k, fit_ok=True):  # k [N]: criterion index
-        lab, ok = labs.gather(1, k[:, None])[:, 0], oks.gather(1, k[:, None])[:, 0]
-        return _crop(g, *obj_box(c, lab), ok & fit_ok & (c.n_obj > 1))
-
-    k, ok = fit_choice(demos, len(picked), make)
-    return make(k, ok)
+    return fitted_crop(g, demos, *obj_boxes(c, labs), oks & (c.n_obj > 1)[:, None])
 
 
 for _name, _diag, _multi, _what in (("crop_obj_fit", True, False, "8-connected one-colour objects"),
