@@ -99,8 +99,11 @@ def apply_map(cells: Tensor, cmap: Tensor) -> Tensor:
 def changed(cells: Tensor, out: Tensor, slots: int = 1) -> Tensor:
     """[N] bool: the output differs from the input somewhere in the grid (``slots`` 1) or, with the candidates'
     slot count, somewhere in any slot of the grid's candidate (a fitted primitive that changes nothing is a no-op)."""
-    diff = (cells != out).flatten(1).any(1)
-    return diff if slots == 1 else per_slot(diff.view(-1, slots).any(1), slots)
+    if out.dim() == 4:        # K outputs side by side, out [N, K, s, s]: [N, K]
+        diff = (cells[:, None] != out).flatten(2).any(2)
+    else:
+        diff = (cells != out).flatten(1).any(1)
+    return diff if slots == 1 else per_slot(diff.view(-1, slots, *diff.shape[1:]).any(1), slots)
 
 
 def top_colour(counts: Tensor, largest: bool = True) -> tuple[Tensor, Tensor]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from topas_lit.modules.dsl.colour import paint_fit, register, shift
-from topas_lit.modules.dsl.components import fit_choice, fit_stacked, per_slot, take_option
+from topas_lit.modules.dsl.colour import changed, paint_fit, register, shift
+from topas_lit.modules.dsl.components import fit_choice, fit_stacked, take_option
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, bbox, coords
 from topas_lit.modules.dsl.painting import bg_of
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
@@ -57,8 +57,9 @@ def _mirror4(g: GridBatch, centre: Tensor) -> tuple[Tensor, Tensor]:
     mirrored cells fill background only (the original, then the left-right, up-down and point mirror win in that
     order). -> (cells [N, K, s, s], ok [N, K]: the box exists). Index math in int32 (K x the cells of a call)."""
     n, k, s = centre.shape[0], centre.shape[1], g.side
-    top, left, h, w, some = (x.view(n, k, 1, 1).to(torch.int32) for x in bbox(centre.reshape(-1, s, s)))
-    r2, c2 = 2 * top + h - 1, 2 * left + w - 1                                   # doubled centre coordinates
+    top, left, h, w, some = bbox(centre.reshape(-1, s, s))
+    i32 = lambda x: x.view(n, k, 1, 1).to(torch.int32)  # noqa: E731
+    r2, c2 = i32(2 * top + h - 1), i32(2 * left + w - 1)                         # doubled centre coordinates
     rows, cols = (x.to(torch.int32) for x in coords(s, g.cells.device))
     hh, ww = (g.size[:, i, None, None, None].to(torch.int32) for i in (0, 1))
     out = g.cells[:, None].expand(n, k, s, s)
@@ -69,7 +70,7 @@ def _mirror4(g: GridBatch, centre: Tensor) -> tuple[Tensor, Tensor]:
         idx = (src_r.clamp(0, s - 1) * s + src_c.clamp(0, s - 1)).expand(n, k, s, s).reshape(n, k * s * s)
         cand = g.cells.reshape(n, s * s).gather(1, idx).view(n, k, s, s)   # a taken source lies inside the grid,
         out = torch.where(take & (cand != BG), cand, out)                  # so it is foreground iff not BG
-    return out, some.view(n, k).bool()
+    return out, some.view(n, k)
 
 
 @register("mirror4_about_colour_fit", FAMILY, fitted=True)
@@ -85,10 +86,7 @@ def mirror4_about_colour_fit(g: GridBatch, demos: DemoTargets):
     colours = torch.cat([torch.arange(1, N_COLOURS, device=dev).expand(n, -1), least[:, None], most[:, None]], 1)
     centre = g.inside[:, None] & (g.cells[:, None] == colours[..., None, None])        # [N, 11, s, s]
     out, some = _mirror4(g, centre)
-    diff = (g.cells[:, None] != out).flatten(2).any(2)                                  # [N, 11]
-    slots = demos.slots
-    moved = per_slot(diff.view(-1, slots, diff.shape[1]).any(1), slots)                 # ``changed`` per option
-    ok = some & moved
+    ok = some & changed(g.cells, out, demos.slots)                                      # [N, 11]
     size = g.size[:, None].expand(n, colours.shape[1], 2)
     k, fit_ok = fit_stacked(demos, out, size, ok)
     cells, size, ok = take_option(out, size, ok, k)

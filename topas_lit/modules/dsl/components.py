@@ -266,16 +266,9 @@ def fit_stacked(demos, cells: Tensor, size: Tensor, ok: Tensor) -> tuple[Tensor,
     [N, K]`` (option k's output as ``make(k)`` would give it). The same choice as ``fit_choice`` (the first option
     reproducing every demo output, else the first getting every output size right) with a few large ops instead of
     K rounds of small ones. -> (choice [N] long, ok [N])."""
-    m, gs = demos.has_target.shape
-    k, s = cells.shape[1], side(cells)
-    tsize = demos.target_size.reshape(-1, 2)
-    sz = ok & (size == tsize[:, None]).all(-1)                                                  # [N, K]
-    off = ~inside(tsize, s)[:, None]
-    eq = ((cells == demos.target.reshape(-1, 1, s, s)) | off).flatten(2).all(2) & sz
-    need = ~demos.has_target[:, :, None]
+    gs, k = demos.has_target.shape[1], cells.shape[1]
     idx = torch.arange(k, device=cells.device)
-    first = lambda hit: torch.where((hit.view(m, gs, k) | need).all(1), idx, k).amin(1)  # noqa: E731  [M]
-    exact, sized = first(eq), first(sz)
+    exact, sized = (torch.where(hit, idx, k).amin(1) for hit in match_targets(cells, size, ok, demos))   # [M]
     choice = torch.where(exact < k, exact, sized)
     return per_slot(choice.clamp(max=k - 1), gs), per_slot(choice < k, gs)
 
@@ -337,14 +330,18 @@ def fit_colour(g, demos, region: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def match_targets(cells: Tensor, size: Tensor, ok: Tensor, demos) -> tuple[Tensor, Tensor]:
-    """Per candidate [M]: every demo output reproduced exactly / with the right size (given ``ok``)."""
+    """Per candidate [M]: every demo output reproduced exactly / with the right size (given ``ok``). With K options
+    side by side (cells [N, K, s, s], size [N, K, 2], ok [N, K]): per candidate and option, [M, K]."""
+    if cells.dim() == 3:
+        exact, sized = match_targets(cells[:, None], size[:, None], ok[:, None], demos)
+        return exact[:, 0], sized[:, 0]
     m, gs = demos.has_target.shape
+    k, s = cells.shape[1], side(cells)
     tsize = demos.target_size.reshape(-1, 2)
-    sz = ok & (size == tsize).all(1)
-    s = side(cells)
-    eq = ((cells == demos.target.reshape(-1, s, s)) | ~inside(tsize, s)).flatten(1).all(1) & sz
-    need = ~demos.has_target
-    return (eq.view(m, gs) | need).all(1), (sz.view(m, gs) | need).all(1)
+    sz = ok & (size == tsize[:, None]).all(-1)                                                  # [N, K]
+    eq = ((cells == demos.target.reshape(-1, 1, s, s)) | ~inside(tsize, s)[:, None]).flatten(2).all(2) & sz
+    need = ~demos.has_target[:, :, None]
+    return (eq.view(m, gs, k) | need).all(1), (sz.view(m, gs, k) | need).all(1)
 
 
 def fit_choice(demos, n_opts: int, make) -> tuple[Tensor, Tensor]:
