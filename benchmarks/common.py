@@ -1,6 +1,7 @@
 """Shared benchmark helpers: model/batch building, median timing with warm-up, and docs/PERFORMANCE.md sections."""
 from __future__ import annotations
 
+import argparse
 import re
 import statistics
 import sys
@@ -56,6 +57,16 @@ def median_time(fn, device: str, warmup: int = 2, repeats: int = 5) -> float:
         sync(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def task_parser(doc: str, split: str = "train"):
+    """An argument parser with the options every search benchmark takes: --device, --version, --split, --limit."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--version", default="arc1")
+    ap.add_argument("--split", default=split)
+    ap.add_argument("--limit", type=int, default=None)
+    return ap
 
 
 def device_name(device: str) -> str:

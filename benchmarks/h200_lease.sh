@@ -87,6 +87,12 @@
 #   bash benchmarks/h200_lease.sh int32      (int32 index math, int8 claims) rail=gpu on ARC-AGI-1 eval and the
 #                                            development split, each also with the previous commit carried as .base/
 #                                            (rule in the function), then the other sets and the search GPU tests
+#   bash benchmarks/h200_lease.sh profile    what bounds the search's GPU wall: one expansion call per canvas bucket
+#                                            profiled (kernels, summed kernel time vs wall; benchmarks/expand_profile.py)
+#                                            for HEAD and the commit carried as .base/; the 8 costliest primitives
+#                                            eager vs torch.compile; rail=gpu on the development split and ARC-AGI-1
+#                                            eval with both; the compose pool at PIECES pieces (rule in the
+#                                            function); the search GPU tests
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -529,6 +535,36 @@ int32_queue() {  # issue 15, 2026-12-07 (sixth session): index math in int32 and
   touch "$R/solo.finished"
 }
 
+profile_queue() {  # issue 15, 2026-12-07 (seventh session). HEAD builds fitted options side by side (af0b963:
+  # -12.5% aten ops in the cost model) against fac2c3d carried as .base/: does the GPU wall follow the kernel count?
+  # Reported as measured, no rule (the change has landed: same records, neutral on the CPU). Compose pool: rule fixed
+  # before the run: rail.compose_pieces=$PIECES joins rail=gpu if it solves more development tasks than 32 and no
+  # fewer held-out ones; only then ARC-AGI-1 eval with it (read last).
+  local er="$PY scripts/eval_rails.py --device cuda"
+  base() { local n=$1; shift; (cd .base && export PYTHONPATH=/tmp/site:$PWD && step "$n" 300 $PY "$@"); }
+  cp benchmarks/expand_profile.py .base/benchmarks/      # the same profiler on the older code (fac2c3d has none)
+  local bw=3350; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && bw=4800   # GB/s of the floor
+  step profile_head 300 $PY benchmarks/expand_profile.py --device cuda --version arc1 --split train --bandwidth $bw
+  base profile_base benchmarks/expand_profile.py --device cuda --version arc1 --split train --bandwidth $bw
+  step compile 400 $PY benchmarks/expand_profile.py --device cuda --version arc1 --split train --canvases 12 \
+    --compile 8 --bandwidth $bw
+  step search_dev 300 $er --out "$R/search_dev.jsonl" --split train --dev rail=gpu
+  base search_dev_base scripts/eval_rails.py --device cuda --out "$R/search_dev_base.jsonl" --split train --dev rail=gpu
+  step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu
+  base search_arc1_eval_base scripts/eval_rails.py --device cuda --out "$R/search_arc1_eval_base.jsonl" --version arc1 \
+    --split eval rail=gpu
+  step search_dev_pool 300 $er --out "$R/search_dev_pool.jsonl" --split train --dev rail=gpu rail.compose_pieces=$PIECES
+  step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu
+  step search_held_pool 300 $er --out "$R/search_held_pool.jsonl" --split train --heldout rail=gpu \
+    rail.compose_pieces=$PIECES
+  if [ "$(tasks dev_pool)" -gt "$(tasks dev)" ] && [ "$(tasks held_pool)" -ge "$(tasks held)" ]; then
+    step search_arc1_eval_pool 300 $er --out "$R/search_arc1_eval_pool.jsonl" --version arc1 --split eval rail=gpu \
+      rail.compose_pieces=$PIECES
+  fi
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -537,6 +573,7 @@ status() {
   done
   find "$R" -name metrics.csv -path "*main*" -exec tail -n 2 {} \; 2>/dev/null
   for f in "$R"/search_*.log; do [ -f "$f" ] && { echo "== $f"; grep "pass@2\|candidates" "$f"; }; done
+  for f in "$R"/profile_*.log "$R"/compile.log; do [ -f "$f" ] && { echo "== $f"; grep "^| all\|^| these\|per second\|rror" "$f"; }; done
   pack
 }
 
@@ -612,6 +649,7 @@ slots) solo slots_queue ;;
 pool) solo pool_queue ;;
 completing) solo completing_queue ;;
 int32) solo int32_queue ;;
+profile) solo profile_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

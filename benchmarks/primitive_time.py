@@ -9,7 +9,6 @@ On a CPU, run it with ``rail.cpu_workers=0`` (the timing wraps this process's ca
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import defaultdict
@@ -17,7 +16,7 @@ from types import SimpleNamespace
 
 import torch
 
-from common import ROOT, device_name, sync
+from common import ROOT, device_name, sync, task_parser
 from topas_lit.data.tasks import load_taskset
 from topas_lit.search import expand as expand_mod
 
@@ -41,11 +40,7 @@ def timed_apply(device: str, seconds: dict[str, float], calls: dict[str, int]):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--version", default="arc1")
-    ap.add_argument("--split", default="train")
-    ap.add_argument("--limit", type=int, default=None)
+    ap = task_parser(__doc__)
     ap.add_argument("--top", type=int, default=30, help="primitives listed, costliest first")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
