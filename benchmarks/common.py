@@ -59,14 +59,22 @@ def median_time(fn, device: str, warmup: int = 2, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def task_parser(doc: str, split: str = "train"):
+def task_parser(doc: str):
     """An argument parser with the options every search benchmark takes: --device, --version, --split, --limit."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--version", default="arc1")
-    ap.add_argument("--split", default=split)
+    ap.add_argument("--split", default="train")
     ap.add_argument("--limit", type=int, default=None)
     return ap
+
+
+def repeated_states(packed, k: int):
+    """Search states for an expansion benchmark: each task's own grids repeated k times -> (cells [T, k, G, s, s]
+    uint8, size [T, k, G, 2]), the shapes of a real expansion call at that width."""
+    t, g, s = packed.cells.shape[0], packed.cells.shape[1], packed.side
+    return (packed.cells[:, None].expand(t, k, g, s, s).contiguous(),
+            packed.size[:, None].expand(t, k, g, 2).contiguous())
 
 
 def device_name(device: str) -> str:

@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-from common import device_name, median_time
+from common import device_name, median_time, repeated_states
 from topas_lit.data.tasks import load_taskset
 from topas_lit.modules.dsl import PRIMITIVES
 from topas_lit.search.expand import expand
@@ -43,8 +43,7 @@ def main() -> None:
         packed = pack([ts.tasks[i] for i in idx], side, 10, dev)
         t, g = packed.cells.shape[:2]
         k = max(1, min(args.states, args.chunk_cells // (t * g * side * side)))
-        cells = packed.cells[:, None].expand(t, k, g, side, side).contiguous()
-        size = packed.size[:, None].expand(t, k, g, 2).contiguous()
+        cells, size = repeated_states(packed, k)
 
         def eager():
             return expand(prims, cells, size, packed)

@@ -28,19 +28,12 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from common import device_name, median_time, sync, task_parser
+from common import device_name, median_time, repeated_states, sync, task_parser
 from topas_lit.data.tasks import load_taskset
 from topas_lit.modules.dsl import PRIMITIVES
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 from topas_lit.search.expand import CELL_DTYPE, apply_u8, demo_targets, expand
 from topas_lit.search.pack import CANVASES, bucket, pack
-
-
-def states(packed, k: int):
-    """[T, K, G, s, s] uint8 states and their sizes: each task's grids repeated k times."""
-    t, g, s = packed.cells.shape[0], packed.cells.shape[1], packed.side
-    return (packed.cells[:, None].expand(t, k, g, s, s).contiguous(),
-            packed.size[:, None].expand(t, k, g, 2).contiguous())
 
 
 def kernel_stats(fn, device: str) -> tuple[int, float, int, list]:
@@ -71,7 +64,7 @@ def prim_call(prim, cells, size, target, target_size, has_target, exists, cells_
 
 
 def compile_rows(prims, packed, k: int, device: str, n: int, repeats: int) -> None:
-    cells_u8, size = states(packed, k)
+    cells_u8, size = repeated_states(packed, k)
     flat = cells_u8.reshape(-1, packed.side, packed.side)
     demos = demo_targets(packed, k)
     args = (flat.to(CELL_DTYPE), size.reshape(-1, 2), demos.target, demos.target_size, demos.has_target,
@@ -136,7 +129,7 @@ def main() -> None:
         packed = pack([ts.tasks[i] for i in idx], side, 10, dev)
         t, g = packed.cells.shape[:2]
         k = max(1, min(args.states, args.chunk_cells // (t * g * side * side)))
-        cells, size = states(packed, k)
+        cells, size = repeated_states(packed, k)
         call = functools.partial(expand, prims, cells, size, packed)
         wall = 1e3 * median_time(call, dev, warmup=1, repeats=args.repeats)
         kernels, k_ms, ops, rows = kernel_stats(call, dev)

@@ -247,8 +247,10 @@ def obj_mask(c: Components, lab: Tensor) -> Tensor:
 
 
 def obj_box(c: Components, lab: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Bounding box (top, left, h, w), each [N] long, of object ``lab [N]``."""
-    at = lambda t: t.gather(1, lab[:, None].clamp(max=c.ncell - 1))[:, 0].long()  # noqa: E731
+    """Bounding box (top, left, h, w) of object ``lab [N]``, each [N] long; of K objects per grid with ``lab [N, K]``,
+    each [N, K]."""
+    idx = (lab if lab.dim() == 2 else lab[:, None]).clamp(max=c.ncell - 1)
+    at = lambda t: t.gather(1, idx).view(lab.shape).long()  # noqa: E731
     top, left = at(c.top), at(c.left)
     return top, left, at(c.bottom) - top + 1, at(c.right) - left + 1
 

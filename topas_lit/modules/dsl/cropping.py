@@ -48,13 +48,6 @@ def fitted_crop(g: GridBatch, demos: DemoTargets, top: Tensor, left: Tensor, h: 
             ok & fit_ok)
 
 
-def obj_boxes(c: Components, labs: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``obj_box`` of K objects per grid (``labs [N, K]``): (top, left, h, w), each [N, K] long."""
-    at = lambda t: t.gather(1, labs.clamp(max=c.ncell - 1)).long()  # noqa: E731
-    top, left = at(c.top), at(c.left)
-    return top, left, at(c.bottom) - top + 1, at(c.right) - left + 1
-
-
 def _crop_mask(g: GridBatch, mask: Tensor, ok: Tensor | None = None):
     """Crop the bounding box of ``mask [N, s, s]``."""
     top, left, h, w, nonempty = bbox(mask & g.inside)
@@ -134,7 +127,7 @@ def crop_obj_most_colour_fit(g: GridBatch, demos: DemoTargets):
     c = components(g, diag=False, multi=True)
     picked = [pick(c, c.colcount[:, colour]) for colour in range(1, N_COLOURS)]       # option k: colour k + 1
     labs, oks = torch.stack([p[0] for p in picked], 1), torch.stack([p[1] for p in picked], 1)
-    return fitted_crop(g, demos, *obj_boxes(c, labs), oks)
+    return fitted_crop(g, demos, *obj_box(c, labs), oks)
 
 
 def _colcount_of(c: Components, colour: Tensor) -> Tensor:

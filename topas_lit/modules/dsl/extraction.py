@@ -12,8 +12,8 @@ import torch
 from torch import Tensor
 
 from topas_lit.modules.dsl.colour import register
-from topas_lit.modules.dsl.components import Components, components, pick
-from topas_lit.modules.dsl.cropping import _crop, fitted_crop, obj_boxes
+from topas_lit.modules.dsl.components import Components, components, obj_box, pick
+from topas_lit.modules.dsl.cropping import _crop, fitted_crop
 from topas_lit.modules.dsl.grid import BG, N_COLOURS, PAD, bbox, coords, remap
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
 
@@ -102,7 +102,7 @@ def _crop_obj_fit(g: GridBatch, demos: DemoTargets, diag: bool, multi: bool):
     c = components(g, diag=diag, multi=multi)
     picked = [pick(c, key, largest) for key, largest in criteria(c)]
     labs, oks = torch.stack([p[0] for p in picked], 1), torch.stack([p[1] for p in picked], 1)   # [N, K]
-    return fitted_crop(g, demos, *obj_boxes(c, labs), oks & (c.n_obj > 1)[:, None])
+    return fitted_crop(g, demos, *obj_box(c, labs), oks & (c.n_obj > 1)[:, None])
 
 
 for _name, _diag, _multi, _what in (("crop_obj_fit", True, False, "8-connected one-colour objects"),
