@@ -89,9 +89,9 @@
 #                                            (rule in the function), then the other sets and the search GPU tests
 #   bash benchmarks/h200_lease.sh profile    what bounds the search's GPU wall: one expansion call per canvas bucket
 #                                            profiled (kernels, summed kernel time vs wall; benchmarks/expand_profile.py)
-#                                            for HEAD and the commit carried as .base/; the 8 costliest primitives
-#                                            eager vs torch.compile; rail=gpu on the development split and ARC-AGI-1
-#                                            eval with both; the compose pool at PIECES pieces (rule in the
+#                                            for HEAD and the commit carried as .base/; rail=gpu on the development
+#                                            split and ARC-AGI-1 eval with both; the 4 costliest primitives eager vs
+#                                            torch.compile; the compose pool at PIECES pieces (rule in the
 #                                            function); the search GPU tests
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
@@ -546,13 +546,13 @@ profile_queue() {  # issue 15, 2026-12-07 (seventh session). HEAD builds fitted 
   local bw=3350; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && bw=4800   # GB/s of the floor
   step profile_head 300 $PY benchmarks/expand_profile.py --device cuda --version arc1 --split train --bandwidth $bw
   base profile_base benchmarks/expand_profile.py --device cuda --version arc1 --split train --bandwidth $bw
-  step compile 400 $PY benchmarks/expand_profile.py --device cuda --version arc1 --split train --canvases 12 \
-    --compile 8 --bandwidth $bw
   step search_dev 300 $er --out "$R/search_dev.jsonl" --split train --dev rail=gpu
   base search_dev_base scripts/eval_rails.py --device cuda --out "$R/search_dev_base.jsonl" --split train --dev rail=gpu
   step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu
   base search_arc1_eval_base scripts/eval_rails.py --device cuda --out "$R/search_arc1_eval_base.jsonl" --version arc1 \
     --split eval rail=gpu
+  step compile 300 $PY benchmarks/expand_profile.py --device cuda --version arc1 --split train --canvases 12 \
+    --compile 4 --bandwidth $bw                          # after the searches: compiles are slow to start
   step search_dev_pool 300 $er --out "$R/search_dev_pool.jsonl" --split train --dev rail=gpu rail.compose_pieces=$PIECES
   step search_held 300 $er --out "$R/search_held.jsonl" --split train --heldout rail=gpu
   step search_held_pool 300 $er --out "$R/search_held_pool.jsonl" --split train --heldout rail=gpu \
