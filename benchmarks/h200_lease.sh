@@ -93,6 +93,9 @@
 #                                            split and ARC-AGI-1 eval with both; the 4 costliest primitives eager vs
 #                                            torch.compile; the compose pool at PIECES pieces (rule in the
 #                                            function); the search GPU tests
+#   bash benchmarks/h200_lease.sh slim       the short lease: HEAD's kernel profile, rail=gpu on ARC-AGI-1 eval, ARC-AGI-2
+#                                            eval, the development split and ARC-AGI-1 train, the profile of .base/,
+#                                            the search GPU tests
 # Main queue: the full joint-TTT recipe (+experiment=joint_h200) from random initialisation: training for
 #   module.optim.budget_minutes, then rails + decoding over all 400 ARC-AGI-1 and 120 ARC-AGI-2 evaluation tasks;
 #   then the EBR ranking against the vote from its records.
@@ -565,6 +568,23 @@ profile_queue() {  # issue 15, 2026-12-07 (seventh session). HEAD builds fitted 
   touch "$R/solo.finished"
 }
 
+slim_queue() {  # issue 15, 2026-12-07 (eighth session): the short lease. The kernel profile of HEAD first (what bounds the
+  # GPU wall), then rail=gpu with HEAD's 235 primitives on ARC-AGI-1 eval (the held-out report; the two new primitives
+  # were chosen on the CPU development split and checked on the held-out fifth before this run), ARC-AGI-2 eval, the
+  # development split, ARC-AGI-1 train; then the profile of the commit carried as .base/ and the search GPU tests.
+  local er="$PY scripts/eval_rails.py --device cuda"
+  local bw=3350; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && bw=4800   # GB/s of the floor
+  step profile_head 240 $PY benchmarks/expand_profile.py --device cuda --version arc1 --split train --bandwidth $bw
+  step search_arc1_eval 300 $er --out "$R/search_arc1_eval.jsonl" --version arc1 --split eval rail=gpu
+  step search_arc2_eval 300 $er --out "$R/search_arc2_eval.jsonl" --version arc2 --split eval rail=gpu
+  step search_dev 300 $er --out "$R/search_dev.jsonl" --split train --dev rail=gpu
+  step search_arc1_train 300 $er --out "$R/search_arc1_train.jsonl" --version arc1 --split train rail=gpu
+  cp benchmarks/expand_profile.py .base/benchmarks/ 2>/dev/null && (cd .base && export PYTHONPATH=/tmp/site:$PWD && \
+    step profile_base 240 $PY benchmarks/expand_profile.py --device cuda --version arc1 --split train --bandwidth $bw)
+  step gpu_tests 600 $PY -m pytest -q -p no:cacheprovider tests/gpu/test_search_gpu.py
+  touch "$R/solo.finished"
+}
+
 status() {
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   cat "$R/progress.txt" 2>/dev/null
@@ -650,6 +670,7 @@ pool) solo pool_queue ;;
 completing) solo completing_queue ;;
 int32) solo int32_queue ;;
 profile) solo profile_queue ;;
+slim) solo slim_queue ;;
 ddp)
   step ddp 300 $PY benchmarks/seq_train_speed.py --steps 20 --warmup 5 --batch 32 --variants eager --ddp \
     model=seq_75m

@@ -9,7 +9,7 @@ from topas_lit.modules.dsl.registry import PRIMITIVES, DemoTargets, GridBatch, P
 # Families in registration order (the order fixes op ids; checkpoints depend on it).
 FAMILIES = ("geometry", "scaling", "symmetry", "cropping", "objects", "colour", "painting", "split", "extraction", "drawing",
             "recolouring", "lookup", "composing", "stamping", "moving", "patterning", "generating", "linking",
-            "completing")
+            "completing", "nearest", "panelling")
 for _family in FAMILIES:
     importlib.import_module(f"topas_lit.modules.dsl.{_family}")
 
