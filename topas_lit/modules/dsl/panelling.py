@@ -88,8 +88,9 @@ def panels_transformed_fit(g: GridBatch, demos: DemoTargets):
     t = torch.stack(choice, 1).gather(1, mode.view(m, 1, 1).expand(m, 1, MAX_PANELS))[:, 0]   # [M, P]
     t, mode = per_slot(t, gs), per_slot(mode, gs)
     t_cell = t.gather(1, k.clamp(0, MAX_PANELS - 1).view(n, -1)).view(n, 1, s, s)
-    picked = torch.stack(outs, 1).gather(1, mode.view(n, 1, 1, 1, 1).expand(n, 1, N_TRANSFORMS, s, s))[:, 0]
-    out = picked.gather(1, t_cell)[:, 0]
+    per_mode = [o.gather(1, t_cell)[:, 0] for o in outs]                         # each [N, s, s]
+    mode = mode[:, None, None]
+    out = torch.where(mode == 0, per_mode[0], torch.where(mode == 1, per_mode[1], per_mode[2]))
     panel_seen = per_slot(seen, gs).gather(1, k.clamp(0, MAX_PANELS - 1).view(n, -1)).view(n, s, s)
     ok = per_slot(fits.any(1), gs) & (panel_seen | ~on).flatten(1).all(1) & usable.any(1)
     ok = ok & same_size_all(g, demos) & (out != PAD).logical_or(~g.inside).flatten(1).all(1)
