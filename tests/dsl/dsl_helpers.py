@@ -8,6 +8,11 @@ from topas_lit.modules.dsl.registry import DemoTargets, GridBatch, apply_primiti
 BY_NAME = {p.name: p for p in PRIMITIVES}
 
 
+def text(*lines):
+    """A grid from strings of digits, one a row."""
+    return [[int(ch) for ch in line] for line in lines]
+
+
 def family(name: str) -> dict:
     return {p.name: p for p in PRIMITIVES if p.family == name}
 

@@ -1,10 +1,5 @@
 """Completing primitives: empty squares marked, four-fold mirror about a marker."""
-from dsl_helpers import run_fit
-
-
-def text(*lines):
-    """A grid from strings of digits, one a row."""
-    return [[int(ch) for ch in line] for line in lines]
+from dsl_helpers import run_fit, text
 
 
 def test_fill_empty_squares_fit_marks_cells_under_empty_squares_of_the_fitted_side():

@@ -1,14 +1,9 @@
 """Linking primitives: lines drawn relative to points and objects (the majority colour as the background)."""
-from dsl_helpers import run_fit, run_plain
+from dsl_helpers import run_fit, run_plain, text
 
 
 def blank(h, w, fill=0):
     return [[fill] * w for _ in range(h)]
-
-
-def text(*lines):
-    """A grid from strings of digits, one a row."""
-    return [[int(ch) for ch in line] for line in lines]
 
 
 def put(g, cells):

@@ -1,10 +1,5 @@
 """Nearest-colour primitives: cells of the fitted colour take the colour of the nearest other non-background cell."""
-from dsl_helpers import run_fit
-
-
-def text(*lines):
-    """A grid from strings of digits, one a row."""
-    return [[int(ch) for ch in line] for line in lines]
+from dsl_helpers import run_fit, text
 
 
 def test_recolour_by_nearest_fit_takes_the_nearest_colour_by_city_block_distance():

@@ -1,10 +1,5 @@
 """Panel primitives: every panel drawn from the fullest one through a transform fitted per panel position."""
-from dsl_helpers import run_fit
-
-
-def text(*lines):
-    """A grid from strings of digits, one a row."""
-    return [[int(ch) for ch in line] for line in lines]
+from dsl_helpers import run_fit, text
 
 
 def test_panels_transformed_fit_turns_each_panel_by_its_own_fitted_transform():

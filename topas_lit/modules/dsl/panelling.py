@@ -7,9 +7,9 @@ from torch import Tensor
 
 from topas_lit.modules.dsl.colour import changed, register
 from topas_lit.modules.dsl.components import per_slot, same_size_all, target_cells
-from topas_lit.modules.dsl.grid import BG, PAD, coords
+from topas_lit.modules.dsl.grid import BG, PAD
 from topas_lit.modules.dsl.registry import DemoTargets, GridBatch
-from topas_lit.modules.dsl.split import RUNS, _panel_table, panels
+from topas_lit.modules.dsl.split import _offsets, _panel_table, panels
 
 FAMILY = "panelling"
 MAX_PANELS = 16      # panels fitted per grid (positions 0..15 in reading order); more: not ok
@@ -33,12 +33,10 @@ def transformed_copies(g: GridBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     n, s, dev = len(g), g.side, g.cells.device
     k = p.cell_panel()
     on = (k >= 0) & g.inside
-    fg = _panel_table(p, on & (g.cells != BG))[:, :RUNS * RUNS]
-    src = fg.argmax(1)                                                           # the first fullest panel
+    src = _panel_table(p, on & (g.cells != BG)).argmax(1)                        # the first fullest panel
     top, left, ph, pw = p.window(src)
-    rows, cols = coords(s, dev)
-    di = rows - p.rstart.gather(1, p.rid.clamp(0, RUNS - 1))[:, :, None]
-    dj = cols - p.cstart.gather(1, p.cid.clamp(0, RUNS - 1))[:, None, :]
+    off = _offsets(g, p)
+    di, dj = off // s, off % s
     ph, pw = ph[:, None, None], pw[:, None, None]
     flat = torch.stack([((top[:, None, None] + a) * s + left[:, None, None] + b).clamp(0, s * s - 1)
                         for a, b in _source_offsets(di, dj, ph, pw)], 1)          # [N, 8, s, s]
@@ -72,8 +70,7 @@ def panels_transformed_fit(g: GridBatch, demos: DemoTargets):
     tgt, same = target_cells(g, demos)
     use = (same & demos.has_target.reshape(-1))[:, None, None]                   # [N, 1, 1]
     slot = torch.where((k >= 0) & (k < MAX_PANELS), k, MAX_PANELS).view(n, 1, s * s).expand(n, N_TRANSFORMS, -1)
-    present = torch.zeros(n, MAX_PANELS + 1, dtype=torch.int32, device=g.cells.device).scatter_add_(
-        1, slot[:, 0], (on & use).view(n, -1).int())[:, :MAX_PANELS] > 0   # [N, P]: demo panels with cells
+    present = _panel_table(panels(g), on & use)[:, :MAX_PANELS] > 0              # [N, P]: demo panels with cells
     seen = present.view(m, gs, MAX_PANELS).any(1)                                 # [M, P]
     choice, fits = [], []
     for out in outs:
