@@ -136,7 +136,8 @@ def run_v2(args, cfg, ts, model):
     settings = (f"engine v2; rails {list(e.order)} depth {e.depth} beam {e.beam_width} policy_topk {e.policy_topk} "
                 f"(kept per depth {e.width}) ops {e.n_ops}; canvases {list(source.canvases)}; chunk_cells "
                 f"{e.chunk_cells}; tasks_per_call {source.tasks_per_call}; call_overhead_cells "
-                f"{source.call_overhead_cells}")
+                f"{source.call_overhead_cells}; views {list(source.views)}; answer_order {source.answer_order}; "
+                f"compose_pieces {e.compose_pieces} (steps {e.compose_steps}); guesses {e.guesses}")
     return per_task, answered, solved_by, sum(a.candidates for a in answers), wall, settings
 
 
